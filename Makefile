@@ -64,7 +64,9 @@ $(B)/gen/cmdlist.h: $(CMD_SRC) Makefile
 	done; } > $@.tmp && \
 	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
-$(B)/obj/%.o: %.c $(B)/gen/cmdlist.h
+$(B)/obj/src/main.o: $(B)/gen/cmdlist.h
+
+$(B)/obj/%.o: %.c | $(B)/gen/cmdlist.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
 
