@@ -13,7 +13,7 @@ PYTEST	?= pytest-3
 PYTHON	?= /usr/bin/python3
 WERROR	?= 1
 
-PKGS	 = libcurl libarchive msgpack gpgme sqlite3 jansson inih
+PKGS	 = libcurl libarchive msgpack gpgme libgcrypt sqlite3 jansson inih
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
