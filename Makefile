@@ -130,4 +130,7 @@ clean:
 help:
 	@echo "targets: all check unit asan asan-unit valgrind pytest install clean"
 
+# Further targets (fuzz, bench, soak) live in mk/*.mk, one file per area.
+-include $(sort $(wildcard mk/*.mk))
+
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)
