@@ -50,8 +50,7 @@ UNIT_LIB_OBJ = $(UNIT_LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all check unit asan asan-unit valgrind e2e pytest install clean \
-	demo bench fuzz soak help
+.PHONY: all check unit asan asan-unit valgrind pytest install clean help
 .DEFAULT_GOAL := all
 .SECONDARY:
 
