@@ -222,3 +222,12 @@ def load(path, flavor):
                 user[k] = _keyed(user[k], "name" if k == "users" else "key")
         deep_merge(cfg, user)
     return normalise(cfg, flavor)
+
+
+def _patch_keyed(patch):
+    """A runtime patch may give users/projects as lists; key them like the config."""
+    patch = copy.deepcopy(patch)
+    for k, name in (("users", "name"), ("projects", "key")):
+        if isinstance(patch.get(k), list):
+            patch[k] = {it[name]: it for it in patch[k]}
+    return patch
