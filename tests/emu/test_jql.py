@@ -239,6 +239,37 @@ def test_parse_errors_match_jira(text, message):
     assert parse_error(text) == PARSE + message
 
 
+def test_lexical_errors_win_over_earlier_syntax_errors():
+    # ANTLR 3 lexes the whole query first (CommonTokenStream.fillBuffer)
+    assert parse_error("a=b c=d {") == PARSE + (
+        "The character '{' is a reserved JQL character. You must enclose it in a string or use "
+        "the escape '\\u007b' instead. (line 1, character 9)")
+    assert parse_error("a=b c=d and x = select").startswith(PARSE + "'select' is a reserved JQL word.")
+
+
+def test_quoted_strings_may_span_lines_but_not_hold_tabs():
+    assert jql.parse('summary ~ "two\nlines"').where.operand.value == "two\nlines"
+    assert parse_error('summary ~ "a\tb"') == PARSE + (
+        "The character 'TAB' on line 1 at position 13 must be escaped. Use the escape '\\u0009' "
+        "instead. (line 1, character 13)")
+    assert jql.parse("summary ~ a\tand\tlabels = x").where.children[1].field == "labels"
+
+
+def test_grammar_keywords_are_not_values():
+    for word in ("on", "to", "from", "after", "before", "during", "cf", "order", "asc"):
+        assert parse_error("labels = %s" % word).startswith(
+            PARSE + "Expecting either a value, list or function but got '%s'." % word)
+    assert jql.parse("labels = online").where.operand.value == "online"
+
+
+def test_operand_followed_by_garbage():
+    assert parse_error("labels in (foo abc)") == PARSE + "Expecting ',' or ')' but got 'abc'. (line 1, character 16)"
+    assert parse_error("(a=b c=d)") == PARSE + "Expecting either 'OR' or 'AND' but got 'c'. (line 1, character 6)"
+    assert parse_error("a = f(x,,y)") == PARSE + "Function argument must be specified. (line 1, character 9)"
+    assert parse_error('status = "Open" by admin') == PARSE + (
+        'The EQUALS operator does not support the use of the by "admin" predicate.')
+
+
 def test_slash_dates_must_be_quoted():
     # '/' is in Jql.g's RESERVED_CHARS; JRJC's integration test expects this exact 400
     assert parse_error("created > 2024/03/10") == PARSE + (

@@ -101,13 +101,15 @@ session set share size sqrt start strict string subtract sum synonym table then 
 trigger true uid union unique update user validate values view when whenever where while with
 """.split())
 
-# Keywords that are tokens of the JQL grammar: unquoted they cannot be a field name or a value.
+# Words that are tokens of Jql.g (not STRING): unquoted they cannot be a field name or a value.
 KEYWORDS = frozenset(["and", "or", "not", "in", "is", "empty", "null", "order", "by", "asc",
-                      "desc", "was", "changed"])
+                      "desc", "was", "changed", "before", "after", "from", "to", "on", "during",
+                      "cf"])
+_PREDICATES = frozenset(["from", "to", "by", "before", "after", "on", "during"])
 
 RESERVED_CHARS = set("{}*/%+^$#@?;")                         # JqlStringSupportImpl [TJP examples]
-_STOP_CHARS = set(" \t\n\r\f\"'=!<>()~,[]|&") | RESERVED_CHARS
-_WS = " \t\n\r\f"
+_STOP_CHARS = set(" \t\n\r\"'=!<>()~,[]|&") | RESERVED_CHARS     # Jql.g STRINGSTOP + WS
+_WS = " \t\n\r"                                                 # Jql.g WS
 LONG_MIN, LONG_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
@@ -256,7 +258,7 @@ class _Tok:
 
 def _is_control(c):
     o = ord(c)
-    return (o <= 0x1f and c not in "\t\n\r\f") or 0x7f <= o <= 0x9f or 0xfdd0 <= o <= 0xfdef \
+    return (o <= 0x1f and c not in "\n\r") or 0x7f <= o <= 0x9f or 0xfdd0 <= o <= 0xfdef \
         or o in (0xfffe, 0xffff)
 
 
@@ -295,14 +297,13 @@ class _Lexer:
                 out.append(_Tok(simple[c], c, i)); i += 1; continue
             if c in "\"'":
                 tok, i = self._quoted(i)
-                out.append(tok)
-                if tok.kind == "ERR":
-                    return out
-                continue
-            tok, i = self._unquoted(i)
-            out.append(tok)
+            else:
+                tok, i = self._unquoted(i)
             if tok.kind == "ERR":
-                return out
+                # ANTLR 3's CommonTokenStream lexes the whole query before the parser runs, so a
+                # lexical error anywhere wins over a syntax error earlier in the text.
+                raise JqlError(tok.error)
+            out.append(tok)
 
     def _char_error(self, pos, ch):
         esc = "\\u%04x" % ord(ch)
@@ -343,10 +344,10 @@ class _Lexer:
         i, buf = start + 1, []
         try:
             while True:
-                if i >= n or s[i] in "\n\r":
-                    # an unfinished string swallows the rest of the query (newlines shown as spaces)
-                    cur = "".join(buf) + (s[i:] if i < n else "")
-                    cur = cur.replace("\n", " ").replace("\r", " ")
+                if i >= n:
+                    # unfinished: Jql.g lets newlines into quoted strings, so it runs to the end
+                    # of the query; JqlParseErrorMessages shows newlines as spaces
+                    cur = "".join(buf).replace("\n", " ").replace("\r", " ")
                     if not cur.strip():
                         msg = "The quoted string has not been completed."
                     else:
@@ -376,6 +377,8 @@ class _Lexer:
                     ch, i = self._escape(i)
                     buf.append(ch)
                     continue
+                if c in _WS:
+                    break
                 if c in RESERVED_CHARS or _is_control(c):
                     return _Tok("ERR", "", i, self._char_error(i, c)), n
                 if c in _STOP_CHARS:
@@ -385,6 +388,10 @@ class _Lexer:
         except _LexFail as f:
             return _Tok("ERR", "", start, f.message), n
         text = "".join(buf)
+        if text.lower() in RESERVED_WORDS:          # Jql.g STRING -> checkAndSet()
+            return _Tok("ERR", "", start, self.err(start, (
+                "'%s' is a reserved JQL word. You must surround it in quotation marks to use it "
+                "in a query.") % text)), n
         if re.fullmatch(r"-?\d+", text):
             v = int(text)
             if not LONG_MIN <= v <= LONG_MAX:
@@ -427,11 +434,6 @@ class _Parser:
         if tok.kind == "EOF":
             raise JqlError(PREFIX + msg_eof)
         raise JqlError(PREFIX + (msg_got % _shown(tok)) + self.lx.where(tok.pos))
-
-    def reserved(self, tok):
-        if tok.kind == "STR" and tok.text.lower() in RESERVED_WORDS:
-            raise JqlError(PREFIX + "'%s' is a reserved JQL word. You must surround it in "
-                           "quotation marks to use it in a query." % tok.text + self.lx.where(tok.pos))
 
     # -- grammar
     def query(self):
@@ -487,17 +489,17 @@ class _Parser:
                            + self.lx.where(t.pos))
         if t.kind == "QSTR":
             self.next()
-            if t.text == "":
+            if not t.text.strip():
                 raise JqlError(PREFIX + "A field name cannot be empty." + self.lx.where(t.pos))
             return t.text, t.pos
         if t.kind == "NUM":
             self.next()
             return t.text, t.pos
-        if t.kind == "STR" and not t.kw():
-            self.reserved(t)
+        if t.kw() == "cf":
             self.next()
-            if t.text.lower() == "cf":
-                return self.custom_field(t), t.pos
+            return self.custom_field(t), t.pos
+        if t.kind == "STR" and not t.kw():
+            self.next()
             return t.text, t.pos
         raise JqlError(PREFIX + "Expecting a field name but got '%s'. You must surround '%s' in "
                        "quotation marks to use it as a field name." % (_shown(t), _shown(t))
@@ -559,6 +561,14 @@ class _Parser:
                            "emulator." % name)
         op = self.operator()
         operand = self.operand()
+        t = self.peek()
+        if t.kw() in _PREDICATES:
+            # Jql.g parses history predicates after any operator and then rejects them
+            self.next()
+            pred = self.operand()
+            raise JqlError(PREFIX + "The %s operator does not support the use of the %s %s "
+                           "predicate." % (_OP_NAMES.get(op, op), t.text.lower(),
+                                           _pred_display(pred)))  # [TJP] (substring)
         return Clause(name, op, operand, pos)
 
     def _bad_operand(self, t):
@@ -566,14 +576,14 @@ class _Parser:
                   + _shown(t).replace("%", "%%") + "' in quotation marks to use it as a value.",
                   "Expecting either a value, list or function before the end of the query.")
 
-    def operand(self):
+    def operand(self, level=0):
         t = self.peek()
         if t.kind == "LPAREN":
             self.next()
-            items = [self.operand()]
+            items = [self.operand(level + 1)]
             while self.peek().kind == "COMMA":
                 self.next()
-                items.append(self.operand())
+                items.append(self.operand(level + 1))
             t = self.peek()
             if t.kind != "RPAREN":
                 self.fail(t, "Expecting ')' but got '%s'.", "Expecting ')' before the end of the query.")
@@ -581,6 +591,7 @@ class _Parser:
             return Operand("list", items=items, pos=items[0].pos if items else t.pos)
         if t.kind == "NUM":
             self.next()
+            self._after_value(level)
             return Operand("number", int(t.text), pos=t.pos, quoted=False)
         if t.kind == "STR":
             kw = t.kw()
@@ -589,19 +600,32 @@ class _Parser:
                 return Operand("empty", t.text, pos=t.pos)
             if kw:
                 self._bad_operand(t)
-            self.reserved(t)
             self.next()
             if self.peek().kind == "LPAREN":
                 return self.function(t)
+            self._after_value(level)
             return Operand("string", t.text, pos=t.pos)
         if t.kind == "QSTR":
             self.next()
             if self.peek().kind == "LPAREN":
-                if t.text == "":
+                if not t.text.strip():
                     raise JqlError(PREFIX + "A function name cannot be empty." + self.lx.where(t.pos))
                 return self.function(t)
+            self._after_value(level)
             return Operand("string", t.text, quoted=True, pos=t.pos)
         self._bad_operand(t)
+
+    def _after_value(self, level):
+        """Jql.g's operand DFA accepts a string/number only before EOF, OR, AND, ')', ',', ORDER
+        or a history predicate; anything else is "need a logical operator" at the top level and
+        "need ',' or ')'" inside a list (the HACKETY HACK in Jql.g's operand rule)."""
+        t = self.peek()
+        if t.kind in ("EOF", "OR", "AND", "RPAREN", "COMMA") or t.kw() in ("and", "or", "order") \
+                or t.kw() in _PREDICATES:
+            return
+        if level > 0:
+            self.fail(t, "Expecting ',' or ')' but got '%s'.", "")
+        self.fail(t, "Expecting either 'OR' or 'AND' but got '%s'.", "")
 
     def function(self, name_tok):
         self.next()  # "("
@@ -615,14 +639,13 @@ class _Parser:
         while True:
             t = self.peek()
             if t.kind in ("STR", "QSTR", "NUM") and not (t.kind == "STR" and t.kw()):
-                self.reserved(t)
                 self.next()
                 args.append(t.text)
             elif t.kind == "EOF":
                 if args:
                     raise JqlError(PREFIX + "Expecting a function argument at the end of the query.")
                 raise JqlError(PREFIX + "Expecting ')' before the end of the query.")
-            elif t.kind == "RPAREN" and args:
+            elif t.kind in ("RPAREN", "COMMA") and args:
                 raise JqlError(PREFIX + "Function argument must be specified." + self.lx.where(t.pos))
             else:
                 raise JqlError(PREFIX + "Expecting a function argument but got '%s'. You must "
@@ -660,6 +683,17 @@ class _Parser:
                 self.next()
                 continue
             return out
+
+
+_OP_NAMES = {"=": "EQUALS", "!=": "NOT_EQUALS", "~": "LIKE", "!~": "NOT_LIKE", "<": "LESS_THAN",
+             ">": "GREATER_THAN", "<=": "LESS_THAN_EQUALS", ">=": "GREATER_THAN_EQUALS",
+             "in": "IN", "not in": "NOT_IN", "is": "IS", "is not": "IS_NOT"}
+
+
+def _pred_display(od):
+    if od.kind == "string":
+        return '"%s"' % od.value
+    return od.display()
 
 
 def _shown(tok):
