@@ -470,7 +470,9 @@ def test_iso_date_is_rejected_with_jiras_message():
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2024-13-01", "2024-02-30", "2024/01-02",
-                                 "2024-01-02 24:00", "2024-01-02 10:15:30", "5", "-5y", ""])
+                                 "2024-01-02 24:00", "2024-01-02 10:15:30", "2024-01-02 10:",
+                                 "2024-01-02T10:15", "08/06/15", "-5y", "", "  ", "4w2d", "+5d",
+                                 "--5d", "0.01h", "5 hours", "1mo", "5x"])
 def test_invalid_dates(bad):
     msgs = eval_error('created > "%s"' % bad)
     assert msgs[0].startswith("Date value '%s' for field 'created' is invalid." % bad)
@@ -513,15 +515,23 @@ def test_dates_read_in_user_zone_far_from_utc():
 
 def test_dst_gap_and_overlap_new_york():
     c = ctx(NEW_YORK)
-    # spring forward 2024-03-10 02:00 EST -> 03:00 EDT: 02:30 does not exist; read as 03:30 EDT
-    gap = jql.parse_date("2024-03-10 02:30", c)
-    assert gap.astimezone(UTC) == utc(2024, 3, 10, 7, 30)
+    # spring forward 2024-03-10 02:00 EST -> 03:00 EDT: 02:00-02:59 does not exist; Jira's
+    # non-lenient SimpleDateFormat rejects it, so the query is a 400
+    assert jql.parse_date("2024-03-10 02:30", c) is None
+    assert jql.parse_date("2024-03-10 02:00", c) is None
+    assert eval_error('updated > "2024-03-10 02:30"', c) == [
+        "Date value '2024-03-10 02:30' for field 'updated' is invalid. " + jql.DATE_FORMATS]
     assert jql.parse_date("2024-03-10 01:59", c).astimezone(UTC) == utc(2024, 3, 10, 6, 59)
     assert jql.parse_date("2024-03-10 03:00", c).astimezone(UTC) == utc(2024, 3, 10, 7, 0)
-    # fall back 2024-11-03 02:00 EDT -> 01:00 EST: 01:30 happens twice; the earlier (EDT) is used
-    assert jql.parse_date("2024-11-03 01:30", c).astimezone(UTC) == utc(2024, 11, 3, 5, 30)
-    assert jql.parse_date("2024-11-03 00:30", c).astimezone(UTC) == utc(2024, 11, 3, 4, 30)
-    assert jql.parse_date("2024-11-03 02:30", c).astimezone(UTC) == utc(2024, 11, 3, 7, 30)
+    # fall back 2024-11-03 02:00 EDT -> 01:00 EST: 01:00-01:59 happens twice; Java takes the
+    # offset after the transition (EST), i.e. the later instant
+    assert jql.parse_date("2024-11-03 01:30", c).astimezone(UTC) == utc(2024, 11, 3, 6, 30)
+    assert jql.parse_date("2024-11-03 01:00", c).astimezone(UTC) == utc(2024, 11, 3, 6, 0)
+    assert jql.parse_date("2024-11-03 00:59", c).astimezone(UTC) == utc(2024, 11, 3, 4, 59)
+    assert jql.parse_date("2024-11-03 02:00", c).astimezone(UTC) == utc(2024, 11, 3, 7, 0)
+    items = [issue(1, "A-1", updated=utc(2024, 11, 3, 5, 45)),    # 01:45 EDT (first pass)
+             issue(2, "A-2", updated=utc(2024, 11, 3, 6, 45))]    # 01:45 EST (second pass)
+    assert keys('updated >= "2024-11-03 01:30"', c, items) == ["A-2"]
     # offsets differ across the change: midnight before is EST (-5), the day after EDT (-4)
     assert jql.parse_date("2024-03-10", c).astimezone(UTC) == utc(2024, 3, 10, 5, 0)
     assert jql.parse_date("2024-03-11", c).astimezone(UTC) == utc(2024, 3, 11, 4, 0)
@@ -532,7 +542,14 @@ def test_relative_dates_against_fixed_now():
     assert jql.parse_date("-5m", c) == NOW - dt.timedelta(minutes=5)
     assert jql.parse_date("-1d", c) == NOW - dt.timedelta(days=1)
     assert jql.parse_date("-4w 2d", c) == NOW - dt.timedelta(days=30)
-    assert jql.parse_date("-4w2d", c) == NOW - dt.timedelta(days=30)
+    assert jql.parse_date("-4w, 2d", c) == NOW - dt.timedelta(days=30)
+    assert jql.parse_date(" - 5d ", c) == NOW - dt.timedelta(days=5)
+    assert jql.parse_date("-2days", c) == NOW - dt.timedelta(days=2)
+    assert jql.parse_date("-1.5h", c) == NOW - dt.timedelta(minutes=90)
+    assert jql.parse_date("-1W 1D 1H 1M", c) == NOW - dt.timedelta(days=8, hours=1, minutes=1)
+    assert jql.parse_date("5", c) == NOW + dt.timedelta(minutes=5)         # bare number: minutes
+    assert jql.parse_date("-4w 30", c) == NOW - dt.timedelta(days=28, minutes=30)
+    assert jql.parse_date("-", c) == NOW
     assert jql.parse_date("1h", c) == NOW + dt.timedelta(hours=1)
     assert jql.parse_date("4w 2d", c) == NOW + dt.timedelta(days=30)
     assert keys("updated >= -5m") == ["ENG-10"]                 # 11:58 >= 11:55
@@ -576,11 +593,31 @@ def test_date_functions_in_user_zone():
     assert jql._date_function("startOfWeek", [], c2) == utc(2024, 3, 10, 10, 0)
 
 
+def test_date_function_increments_follow_jira():
+    c = ctx(UTC, now=utc(2024, 3, 31, 15, 0))                     # a Sunday, last day of March
+    f = lambda name, *a: jql._date_function(name, list(a), c)   # noqa: E731
+    assert f("startOfMonth", "-1M") == utc(2024, 2, 1)           # month moves first, then snaps
+    assert f("startOfDay", "-1M") == utc(2024, 2, 29)            # Mar 31 - 1 month = Feb 29
+    assert f("endOfMonth", "1M") == utc(2024, 4, 30, 23, 59, 59, 999000)
+    assert f("startOfYear", "+1y") == utc(2025, 1, 1)
+    assert f("startOfWeek", "+1") == utc(2024, 4, 7)             # default unit: weeks
+    assert f("startOfWeek", "-1d") == utc(2024, 3, 30)           # snapped, then a day back
+    assert f("endOfDay", "-2h") == utc(2024, 3, 31, 21, 59, 59, 999000)
+    assert f("startOfDay", "+15m") == utc(2024, 3, 31, 0, 15)
+    for bad in ("1x", "1.5d", " 1d", "d", "--1"):
+        with pytest.raises(jql._Invalid):
+            f("startOfDay", bad)
+    with pytest.raises(jql._Invalid) as e:
+        f("startOfDay", "1", "2")
+    assert e.value.message == "Function 'startOfDay' expected between '0' and '1' arguments but received '2'."
+
+
 def test_start_of_day_across_dst_change():
     c = ctx(NEW_YORK)      # NOW = 2024-03-10 08:00 EDT, the day clocks sprang forward
     assert jql._date_function("startOfDay", [], c) == utc(2024, 3, 10, 5, 0)    # 00:00 EST
     assert jql._date_function("startOfDay", ["+1"], c) == utc(2024, 3, 11, 4, 0)  # 00:00 EDT
     assert jql._date_function("endOfDay", [], c) == utc(2024, 3, 11, 3, 59, 59, 999000)
+    assert jql._date_function("startOfDay", ["+3h"], c) == utc(2024, 3, 10, 8, 0)  # elapsed hours
 
 
 def test_date_functions_in_queries():

@@ -766,45 +766,91 @@ def _split_key(key):
 
 # --------------------------------------------------------------------------- dates
 
-_ABS_DATE = re.compile(r"(\d{4})([/-])(\d{1,2})\2(\d{1,2})(?: (\d{1,2}):(\d{1,2}))?")
-_PERIOD = re.compile(r"(-)?\s*((?:\d+\s*[wdhmWDH]\s*)+)")
-_PERIOD_PART = re.compile(r"(\d+)\s*([wdhmWDH])")
-_UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60}
+_ABS_DATE = re.compile(r"(\d{4,})([/-])(\d{1,2})\2(\d{1,2})(?: (\d{1,2}):(\d{1,2}))?")
+_DURATION_TOKEN = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(.+)")
+_UNIT_SECONDS = {"m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400),
+                 "w": ("week", 7 * 86400)}
+_UTC = _dt.timezone.utc
 
 
-def _local(ctx, y, mo, d, h=0, mi=0):
-    """Wall time in the user's zone -> aware datetime.
+def _wall_to_instant(naive, tz, strict):
+    """Wall time in ``tz`` -> aware datetime, resolving DST as Jira (Java) does.
 
-    DST: the fold=0 reading of zoneinfo, which equals java.time's ZonedDateTime.ofLocal: an
-    ambiguous wall time (clocks going back) is the *earlier* instant (summer offset); a wall time
-    in the gap (clocks going forward) is read with the offset before the gap, i.e. 02:30 becomes
-    03:30 summer time.  Jira's own choice here is not documented (assumption)."""
-    naive = _dt.datetime(y, mo, d, h, mi)
-    aware = naive.replace(tzinfo=ctx.tz, fold=0)
-    # normalise (a gap time reads back as the shifted wall time)
-    return aware.astimezone(_dt.timezone.utc).astimezone(ctx.tz)
+    Jira DC parses JQL dates with a non-lenient java.text.SimpleDateFormat (JqlDateSupportImpl),
+    whose GregorianCalendar resolves a wall time with ZoneInfo.getOffsetsByWall:
+      * a wall time that happens twice (clocks go back) takes the offset in force *after* the
+        transition, i.e. standard time -- the later instant (01:30 on the New York fall-back day
+        is 01:30 EST = 06:30Z);
+      * a wall time in the gap (clocks go forward) gets the offset before the gap; the non-lenient
+        calendar then sees its hour change (02:30 -> 03:30) and rejects it, so with ``strict`` it
+        is not a date at all (the 400 "Date value ... is invalid").  Lenient callers (the
+        startOf*/endOf* functions use a lenient Calendar) get the shifted instant.
+    Derived from Jira's and the JDK's sources; not observed on a live server."""
+    a0 = naive.replace(tzinfo=tz, fold=0)
+    a1 = naive.replace(tzinfo=tz, fold=1)
+    if a0.utcoffset() == a1.utcoffset():
+        return a0
+    if a0.astimezone(_UTC).astimezone(tz).replace(tzinfo=None) != naive:   # in the gap
+        return None if strict else a0.astimezone(_UTC).astimezone(tz)
+    return a1                                                               # repeated hour
+
+
+def _duration_seconds(text):
+    """atlassian-core DateUtils.getDurationSeconds with minutes as the default unit, 24-hour days
+    and 7-day weeks (what JqlDateSupportImpl uses).  None if invalid."""
+    s = text.strip().lower()
+    if not s:
+        return 0
+    if " " in s:
+        total = 0
+        for tok in re.split(r"[, ]+", s):
+            if tok:
+                v = _duration_seconds(tok)
+                if v is None:
+                    return None
+                total += v
+        return total
+    if re.fullmatch(r"[+-]?\d+", s):               # Long.parseLong: a bare number is minutes
+        return int(s) * 60
+    m = _DURATION_TOKEN.fullmatch(s)
+    if not m or m.group(2)[0] not in _UNIT_SECONDS:
+        return None
+    name, unit = _UNIT_SECONDS[m.group(2)[0]]
+    if len(m.group(2)) > 1 and name not in m.group(2):   # "2days", "3hours" ...
+        return None
+    from decimal import Decimal
+    seconds = Decimal(m.group(1)) * unit
+    if seconds % 60 != 0 or seconds > 2 ** 31 - 1:        # must be whole minutes and fit an int
+        return None
+    return int(seconds)
 
 
 def parse_date(text, ctx):
     """A JQL date string -> aware datetime, or None if it is not a valid JQL date.
 
-    Absolute: yyyy/MM/dd HH:mm, yyyy-MM-dd HH:mm, yyyy/MM/dd, yyyy-MM-dd (strict, the whole
-    string, minute precision: seconds and milliseconds are 0), read in ctx.tz.  Relative:
-    [-]N{w,d,h,m} [N{unit} ...], e.g. "-5d", "-4w 2d" (= -(4w + 2d)), "1h"; a week is 7 x 24 h and
-    a day 24 h of elapsed time counted from ctx.now (not calendar days)."""
+    Follows Jira's JqlDateSupportImpl.convertToDate: the trimmed value is first tried as a
+    duration relative to ctx.now (DateUtils.getDurationWithNegative: a leading "-" negates the
+    whole thing, so "-4w 2d" is 30 days ago; units w, d, h, m -- also "2days", "3hours" -- and
+    decimals that come to whole minutes, e.g. "1.5h"; parts are separated by spaces or commas,
+    "4w2d" is invalid; a bare number is minutes; a day is 24 h and a week 7 x 24 h of elapsed
+    time), then as yyyy/MM/dd HH:mm, yyyy-MM-dd HH:mm, yyyy/MM/dd, yyyy-MM-dd (4+ digit year,
+    1-2 digit month, day, hour, minute, nothing else: no seconds, no "T") read in ctx.tz at the
+    start of that minute/day, see _wall_to_instant for DST."""
     t = text.strip()
+    if not t:
+        return None
+    neg = t.startswith("-")
+    secs = _duration_seconds(t[1:] if neg else t)
+    if secs is not None:
+        return ctx.now + _dt.timedelta(seconds=-secs if neg else secs)
     m = _ABS_DATE.fullmatch(t)
     if m:
         y, _sep, mo, d, h, mi = m.groups()
         try:
-            return _local(ctx, int(y), int(mo), int(d), int(h or 0), int(mi or 0))
+            naive = _dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0))
         except ValueError:
             return None
-    m = _PERIOD.fullmatch(t)
-    if m:
-        secs = sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in _PERIOD_PART.findall(m.group(2)))
-        delta = _dt.timedelta(seconds=secs)
-        return ctx.now - delta if m.group(1) else ctx.now + delta
+        return _wall_to_instant(naive, ctx.tz, strict=True)
     return None
 
 
@@ -814,7 +860,8 @@ _USER_FUNCS = {"currentuser"}
 _FUNC_NAMES = {f.lower(): f for f in ["now", "startOfDay", "endOfDay", "startOfWeek", "endOfWeek",
                                       "startOfMonth", "endOfMonth", "startOfYear", "endOfYear",
                                       "currentUser"]}
-_INCREMENT = re.compile(r"([-+]?)(\d+)([yMwdhm]?)")
+# AbstractDateFunction.DURATION_PATTERN: m = minute, M = month, the others either case
+_INCREMENT = re.compile(r"([-+]?)(\d+)([mhdwMyHDWY]?)")
 _FUNC_UNIT = {"day": "d", "week": "w", "month": "M", "year": "y"}
 
 
@@ -828,7 +875,14 @@ def _add_months(dt, months):
 
 
 def _date_function(name, args, ctx):
-    """Evaluate a date function; returns aware datetime.  Raises _Invalid(message)."""
+    """Evaluate a date function in the user's zone; returns an aware datetime or raises _Invalid.
+
+    As Jira's StartOfDayFunction & co.: a year/month increment moves "now" first and the period is
+    then snapped (startOfMonth(-1M) is the first of last month, endOfMonth(1M) the last day of next
+    month); any other increment is added after snapping -- days and weeks on the wall clock,
+    hours and minutes as elapsed time.  No unit: the function's own (startOfDay(-1) is yesterday).
+    Weeks start on ctx.week_start (Jira: the JVM locale's first day, Sunday for en_US).
+    endOf* is hh:mm:ss.999 = 23:59:59.999."""
     low = name.lower()
     if low == "now":
         if args:
@@ -836,52 +890,47 @@ def _date_function(name, args, ctx):
                            % (name, len(args)))
         return ctx.now
     if len(args) > 1:
+        # NumberOfArgumentsValidator's range message [INF from the exact-count message]
         raise _Invalid("Function '%s' expected between '0' and '1' arguments but received '%d'."
-                       % (name, len(args)))  # [INF] from the 'now' message
+                       % (name, len(args)))
     which, period = ("start", low[7:]) if low.startswith("startof") else ("end", low[5:])
     unit, amount = _FUNC_UNIT[period], 0
     if args:
-        m = _INCREMENT.fullmatch(args[0].strip())
+        m = _INCREMENT.fullmatch(args[0])
         if not m:
             raise _Invalid("Duration for function '%s' should have the format (+/-)n(yMwdm), "
                            "e.g -1M for 1 month earlier." % name)  # [TJP]
         amount = int(m.group(2)) * (-1 if m.group(1) == "-" else 1)
-        unit = m.group(3) or unit
-    local = ctx.now.astimezone(ctx.tz)
-    day = local.date()
-    if amount and unit == _FUNC_UNIT[period] and unit in ("M", "y"):
-        # startOfMonth(-1M) / endOfMonth(+1M): the whole period moves (end of next month is its
-        # last day, not "last day of this month + 1 month")
-        day = _add_months(_dt.datetime(day.year, day.month, 1),
-                          amount * (12 if unit == "y" else 1)).date()
-        amount = 0
+        u = m.group(3)
+        unit = u if u in ("m", "M") else (u.lower() or unit)
+    day = ctx.now.astimezone(ctx.tz).replace(tzinfo=None)
+    if unit in ("y", "M"):
+        day = _add_months(day, amount * (12 if unit == "y" else 1))
+    day = day.date()
     if period == "day":
-        first = day
-        last = day
+        first = last = day
     elif period == "week":
         first = day - _dt.timedelta(days=(day.weekday() - ctx.week_start) % 7)
         last = first + _dt.timedelta(days=6)
     elif period == "month":
         first = day.replace(day=1)
-        last = (_add_months(_dt.datetime(first.year, first.month, 1), 1) - _dt.timedelta(days=1)).date()
+        last = (_add_months(_dt.datetime(first.year, first.month, 1), 1)
+                - _dt.timedelta(days=1)).date()
     else:
         first = day.replace(month=1, day=1)
         last = day.replace(month=12, day=31)
     base = first if which == "start" else last
-    # the increment moves the wall clock (calendar arithmetic) for y/M/w/d, elapsed time for h/m
     wall = _dt.datetime(base.year, base.month, base.day)
     if which == "end":
         wall = wall.replace(hour=23, minute=59, second=59, microsecond=999000)
-    if unit == "y":
-        wall = _add_months(wall, 12 * amount)
-    elif unit == "M":
-        wall = _add_months(wall, amount)
-    elif unit in ("w", "d"):
+    if unit in ("w", "d"):
         wall = wall + _dt.timedelta(days=amount * (7 if unit == "w" else 1))
-    aware = wall.replace(tzinfo=ctx.tz, fold=0).astimezone(_dt.timezone.utc)
-    if unit in ("h", "m"):
-        aware = aware + _dt.timedelta(hours=amount) if unit == "h" else aware + _dt.timedelta(minutes=amount)
-    return aware.astimezone(ctx.tz)
+    aware = _wall_to_instant(wall, ctx.tz, strict=False)
+    if unit == "h":
+        aware = (aware.astimezone(_UTC) + _dt.timedelta(hours=amount)).astimezone(ctx.tz)
+    elif unit == "m":
+        aware = (aware.astimezone(_UTC) + _dt.timedelta(minutes=amount)).astimezone(ctx.tz)
+    return aware
 
 
 class _Invalid(Exception):
