@@ -64,7 +64,7 @@ Not supported (answer 400 with an explicit "not supported by the emulator" messa
 simplification): WAS / CHANGED and their predicates, entity properties (issue.property[...]),
 functions other than now, currentUser, startOf*/endOf* (Day, Week, Month, Year); sprint, fixVersion,
 component and the other fields not in FIELDS below (they are "Field ... does not exist" unless named in
-``known_fields``).  Text search (~) is a simplified contains, see _text_match.
+``known_fields``).  Text search (~) is a small subset of Lucene, see _text_query.
 """
 from __future__ import annotations
 
@@ -715,7 +715,7 @@ FIELDS = {
     "project": "project", "key": "key", "issuetype": "constant", "status": "constant",
     "statuscategory": "statuscategory", "priority": "priority", "resolution": "resolution",
     "labels": "labels", "summary": "text", "description": "text", "environment": "text",
-    "comment": "text", "text": "text", "assignee": "user", "reporter": "user", "creator": "user",
+    "comment": "text", "text": "alltext", "assignee": "user", "reporter": "user", "creator": "user",
     "created": "date", "updated": "date", "resolutiondate": "date", "parent": "parent",
 }
 ALIASES = {"issuekey": "key", "issue": "key", "id": "key", "type": "issuetype",
@@ -729,7 +729,7 @@ _REL_OPS = {"<", ">", "<=", ">="}
 _SUPPORTED_OPS = {
     "project": _EQ_OPS, "key": _EQ_OPS | _REL_OPS, "constant": _EQ_OPS,
     "statuscategory": _EQ_OPS, "priority": _EQ_OPS | _REL_OPS, "resolution": _EQ_OPS,
-    "labels": _EQ_OPS, "text": {"~", "!~", "is", "is not"}, "user": _EQ_OPS,
+    "labels": _EQ_OPS, "text": {"~", "!~", "is", "is not"}, "alltext": {"~"}, "user": _EQ_OPS,
     "date": _EQ_OPS | _REL_OPS, "parent": {"=", "!=", "in", "not in"},
     "custom": _EQ_OPS | {"~", "!~"},
 }
@@ -1271,14 +1271,21 @@ class _Compiler:
             want = c.op == "~"
             return lambda issue: _is_empty(get(issue)) == want
         negate = c.op == "!~"
+        try:
+            tq = _text_query(v, c.field)
+        except _Invalid as e:
+            self.error(e.message)
+            return _never
 
         def m(issue):
             hay = get(issue)
             if hay is None or hay == "":
                 return False  # Jira: negative operators never match an empty field
-            hit = _text_match(hay, v)
+            hit = tq(hay)
             return not hit if negate else hit
         return m
+
+    clause_alltext = clause_text
 
     def clause_date(self, c, canon):
         vals, ok = [], True
@@ -1390,25 +1397,77 @@ def _eq_matcher(op, get, vals):
     return m
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_TEXT_TOKEN = re.compile(r'([+-]?)("[^"]*"?|\S+)')
+_TEXT_WORD = re.compile(r"[^\W_]+")
 
 
-def _text_match(haystack, query):
-    """Simplified `~`: case-insensitive; a "quoted phrase" inside the value must occur as written;
-    otherwise every word of the value must occur in the text as a substring (so `fix*` and `fix`
-    both match "fixed").  Jira's Lucene analysis (stemming, stop words, OR/AND/NOT syntax, fuzzy
-    and proximity search) is not emulated."""
-    hay = haystack.lower()
-    q = query.strip().lower()
-    phrases = re.findall(r'"([^"]*)"', q)
-    rest = re.sub(r'"[^"]*"', " ", q)
-    for p in phrases:
-        if p.strip() and p.strip() not in hay:
-            return False
-    words = _WORD.findall(rest)
-    if not words and not phrases:
+def _stem(w):
+    """A crude English stemmer standing in for Jira's analyser: fix/fixes/fixed/fixing and
+    save/saves/saved/saving compare equal."""
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[:-len(suffix)]
+    return w
+
+
+def _term_matcher(term):
+    """One term or "phrase" -> predicate over the list of words of a text, or None if empty."""
+    glued = re.findall(r"(?:[^\W_]|[*?])+", term.lower())
+    pats = []
+    for w in glued:
+        if "*" in w or "?" in w:
+            rx = re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch)
+                                    for ch in w))
+            pats.append(lambda x, rx=rx: rx.fullmatch(x) is not None)
+        else:
+            st = _stem(w)
+            pats.append(lambda x, st=st: _stem(x) == st)
+    if not pats:
+        return None
+
+    def m(text_words):
+        n = len(pats)
+        for i in range(len(text_words) - n + 1):
+            if all(p(text_words[i + j]) for j, p in enumerate(pats)):
+                return True
         return False
-    return all(w in hay for w in words)
+    return m
+
+
+def _text_query(value, field):
+    """Compile the value of `field ~ value` (a small subset of Jira's Lucene syntax):
+    words are AND-ed (measured on Jira 10.3: "detector calibration" < either word alone),
+    OR / || between terms, AND / && / +term, NOT / -term exclude, "inner quotes" make an adjacent
+    phrase, * and ? are wildcards inside a word; matching is by word, case-insensitive, with a
+    crude stemmer.  Not emulated: fuzzy (~), proximity, boosts, grouping parentheses, stop words.
+    Returns predicate(text) or raises _Invalid with Jira's message."""
+    if not value.strip():
+        raise _Invalid("The field '%s' does not support searching for an empty string." % field)
+    groups, cur, negate_next = [], [], False
+    for sign, tok in _TEXT_TOKEN.findall(value):
+        if not sign and tok in ("OR", "||"):
+            groups.append(cur)
+            cur = []
+            continue
+        if not sign and tok in ("AND", "&&"):
+            continue
+        if not sign and tok == "NOT":
+            negate_next = True
+            continue
+        matcher = _term_matcher(tok.strip('"'))
+        if matcher is None:
+            continue
+        cur.append((sign == "-" or negate_next, matcher))
+        negate_next = False
+    groups.append(cur)
+    groups = [g for g in groups if any(not neg for neg, _m in g)]
+    if not groups:
+        raise _Invalid("Unable to parse the text '%s' for field '%s'." % (value, field))  # [OBS]
+
+    def match(text):
+        words = _TEXT_WORD.findall(text.lower())
+        return any(all(m(words) != neg for neg, m in g) for g in groups)
+    return match
 
 
 def validate(query, ctx):
@@ -1421,7 +1480,8 @@ def validate(query, ctx):
     for name, _direction in query.order_by:
         canon, kind = _canonical(name, ctx)
         if canon is None:
-            comp.error("Field '%s' does not exist or you do not have permission to view it." % name)
+            # TestDefaultOrderByValidator; also measured on Jira Server 10.3 ("ORDER BY bogus")
+            comp.error("Not able to sort using field '%s'." % name)
         elif canon in _UNSORTABLE:
             comp.error("Not able to sort using field '%s'." % name)  # [OBS]
     if comp.errors:
