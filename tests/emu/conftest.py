@@ -177,6 +177,7 @@ class Emu:
     def search(self, jql, **params):
         """Search in the flavour's own API; returns the list of issues (all pages)."""
         if self.cloud:
+            params.setdefault("fields", ["summary", "updated"])
             body = dict(jql=jql, **params)
             r = self.post("/rest/api/3/search/jql", body)
         else:

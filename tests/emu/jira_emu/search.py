@@ -89,11 +89,11 @@ class Searcher:
         lag = self.site.search_lag() if lagged else 0
         now = time.time()
         cands = []
-        for data, prev, written in self.site.all_issue_rows():
+        for data, prev, written, wlag in self.site.all_issue_rows():
             iss = json.loads(data)
             if not self.site.can_browse(user, iss["project"]):
                 continue
-            if lag and written is not None and now - written < lag and iss["id"] not in reconcile:
+            if lag and not self.site.indexed(written, wlag, now, lag) and iss["id"] not in reconcile:
                 if prev is None:
                     continue          # not indexed yet: missing from search
                 iss = json.loads(prev)

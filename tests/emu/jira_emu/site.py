@@ -262,20 +262,28 @@ class Site:
         return iss
 
     def save_issue(self, iss, new=False):
-        """Store an issue; keeps the previous version for the Cloud search lag."""
+        """Store an issue; keeps the version search still shows (Cloud search lag).
+
+        A version written at ``written`` with the lag then in force (``wlag``) is visible
+        to search once ``now - written >= min(wlag, current lag)``."""
         now = time.time()
+        lag = float(self.search_lag() or 0)
         data = json.dumps(iss)
         if new:
-            self.st.x("INSERT INTO issues(id, key, project, data, prev, written) VALUES(?,?,?,?,NULL,?)",
-                      iss["id"], iss["key"], iss["project"], data, now)
+            self.st.x("INSERT INTO issues(id, key, project, data, prev, written, wlag) "
+                      "VALUES(?,?,?,?,NULL,?,?)", iss["id"], iss["key"], iss["project"], data, now, lag)
             return
-        row = self.st.q1("SELECT data, prev, written FROM issues WHERE id=?", iss["id"])
-        lag = self.search_lag()
+        row = self.st.q1("SELECT data, prev, written, wlag FROM issues WHERE id=?", iss["id"])
         prev = row[1]
-        if row[2] is None or now - row[2] >= lag:
-            prev = row[0]           # the last indexed version is the one before this write
-        self.st.x("UPDATE issues SET key=?, project=?, data=?, prev=?, written=? WHERE id=?",
-                  iss["key"], iss["project"], data, prev, now, iss["id"])
+        if self.indexed(row[2], row[3], now, lag):
+            prev = row[0]           # the version search shows until this write is indexed
+        self.st.x("UPDATE issues SET key=?, project=?, data=?, prev=?, written=?, wlag=? WHERE id=?",
+                  iss["key"], iss["project"], data, prev, now, lag, iss["id"])
+
+    @staticmethod
+    def indexed(written, wlag, now, lag):
+        eff = min(float(wlag or 0), float(lag or 0))
+        return written is None or eff <= 0 or now - written >= eff
 
     def touch_written(self, iss):
         """A write that changes what search shows without changing ``iss`` itself."""
@@ -1065,7 +1073,7 @@ class Site:
                 "parent": par["key"] if par else None}
 
     def all_issue_rows(self):
-        return self.st.q("SELECT data, prev, written FROM issues ORDER BY id")
+        return self.st.q("SELECT data, prev, written, wlag FROM issues ORDER BY id")
 
 
 def parse_date_any(s):
