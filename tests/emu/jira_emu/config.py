@@ -129,7 +129,7 @@ DEFAULT_CONFIG = {
         "nobody": {"key": "JIRAUSER10102", "accountId": "557058:f0e1d2c3-0000-4000-8000-000000000004",
                    "displayName": "No Permissions", "email": "nobody@example.com",
                    "password": "nobody-secret", "apiTokens": ["nobody-api-token"],
-                   "pats": ["nobody-pat"], "timeZone": "UTC", "groups": ["jira-users"]},
+                   "pats": ["nobody-pat"], "timeZone": "UTC", "groups": []},
     },
     "projects": {
         "DEMO": {
@@ -185,7 +185,9 @@ def normalise(cfg, flavor):
     if not cfg.get("version"):
         cfg["version"] = "1001.0.0-SNAPSHOT" if flavor == "cloud" else "9.12.15"
     for p in cfg["projects"].values():
-        p.setdefault("roles", {})
+        p.setdefault("roles", {"Administrators": ["group:jira-administrators"],
+                               "Developers": ["group:jira-developers"],
+                               "Users": ["group:jira-users"]})
         p.setdefault("permissions", {})
         p.setdefault("components", [])
         p.setdefault("statuses", copy.deepcopy(_WORKFLOW_STATUSES))
