@@ -32,44 +32,64 @@ Grammar (after Jira's Jql.g, as far as ferry needs it)::
 Keywords and field names are case-insensitive.  Strings are unquoted runs, or "..." / '...'
 with the escapes \\' \\" \\t \\n \\r \\\\ '\\ ' and \\uXXXX.
 
-Sources of the error texts (all Atlassian's own code unless marked):
-  [TJP]  Jira func test com.atlassian.jira.webtests.ztests.navigator.jql.TestJqlParsing (since 6.2):
-         every "Error in the JQL Query: ..." parse message below, reserved words, escapes, numbers.
-  [JPEM] com.atlassian.jira.jql.parser.JqlParseErrorMessages (message keys, 1-based positions).
-  [TOUV] com.atlassian.jira.jql.validator.TestDefaultOperatorUsageValidator: "Operator 'in' does not
-         support the non-list value ...", "... the list value ...", "... the empty value representation
-         'EMPTY' ...", "Operator 'is' does not support searching for non-empty values ...".
+Sources (Atlassian's own code unless marked; "Jira core source" = the public JIRA 6.x copy in the
+code corpus, com.atlassian.jira.*):
+  [JQLG] Jql.g, the ANTLR grammar: tokens, keywords (IN IS AND OR NOT EMPTY NULL WAS CHANGED
+         BEFORE AFTER FROM TO ON DURING ORDER BY ASC DESC cf), reserved characters { } * / % + ^ $
+         # @ ? ; , which errors are raised where.  The whole query is lexed before parsing.
+  [TJP]  func test webtests.ztests.navigator.jql.TestJqlParsing (6.2+): every "Error in the JQL
+         Query: ..." text below (operators, operands, lists, functions, ORDER BY, cf[], quotes,
+         escapes, reserved characters/words, numbers), "Unable to find JQL function 'bogus()'.",
+         "Function 'now' expected '0' arguments but received '1'.", "Duration for function
+         'startOfDay' should have the format (+/-)n(yMwdm), e.g -1M for 1 month earlier.", the
+         unsupported-predicate text, and the date message for predicates.
+  [JPEM] jql.parser.JqlParseErrorMessages: positions are (line, 1-based character).
+  [TOUV] jql.validator.TestDefaultOperatorUsageValidator: "Operator 'in' does not support the
+         non-list value ...", "... the list value ...", "... the empty value representation 'EMPTY'
+         ...", "Operator 'is' does not support searching for non-empty values for field ...".
   [TSOV] TestSupportedOperatorsValidator: "The operator '<=' is not supported by the 'project' field."
-  [TINP] func test TestIssueNavigatorProjectComponentsVisibility:
-         "A value with ID '99999' does not exist for the field 'project'." (one message per clause).
-  [NOTES] shared/jira-reference/API-NOTES.md s.2 and the same TestJqlParsing: "Date value '...' for
-         field 'updated' is invalid. Valid formats include: ..." (s.2 quotes it for an ISO timestamp).
-  [TJP]  also: "Unable to find JQL function 'bogus()'.", "Function 'now' expected '0' arguments but
-         received '1'.", "Duration for function 'startOfDay' should have the format (+/-)n(yMwdm),
-         e.g -1M for 1 month earlier."
-  [OBS]  client code quoting real Jira answers (repositories not identified, several agree):
+  [TOBV] TestDefaultOrderByValidator: "Not able to sort using field 'notfound'."
+  [TINP] func test TestIssueNavigatorProjectComponentsVisibility: "A value with ID '99999' does not
+         exist for the field 'project'." -- one message per clause, all collected.
+  [NOTES] shared/jira-reference/API-NOTES.md s.2 and s.16.9: "Date value '...' for field 'updated'
+         is invalid. Valid formats include: ..." (the same text is in TestJqlParsing for predicates).
+  [JDS]  jql.util.JqlDateSupportImpl, atlassian-core DateUtils, plugin.jql.function.*DateFunction:
+         date formats, durations, functions (see parse_date, _date_function).
+  [SSU]  issue.search.util.SearchSortUtilImpl.DEFAULT_KEY_SORT: no ORDER BY = key DESC; the
+         *SystemField constructors / getDefaultSortOrder: created, updated, resolutiondate, status,
+         creator, priority default to DESC, key to ASC.
+  [M10]  a public cheat sheet of answers measured on Jira Server 10.3.19 (2026): "The operator '='
+         / '!~' is not supported by the 'text' field.", "Unable to parse the text 'AND' for field
+         'text'.", "The field 'text' does not support searching for an empty string.", words in
+         `~` are AND-ed, "Not able to sort using field 'bogus'.", key/project values are
+         case-insensitive, `resolution = Unresolved` equals `resolution IS EMPTY`.
+  [OBS]  client code quoting real Jira answers (several independent repositories agree):
          "Field 'x' does not exist or you do not have permission to view it.",
          "The value 'X' does not exist for the field 'project'.",
          "An issue with key 'X' does not exist for field 'key'.",
          "The issue key 'X' for field 'key' is invalid.",
          "Operator '>' cannot be applied to moved issue key 'X'.",
+         "A value provided by the function 'currentUser' is invalid for the field 'assignee'.",
          "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
-  [INF]  inferred from a sibling message, not seen verbatim (marked where used).
-Default order without ORDER BY: SearchSortUtilImpl.DEFAULT_KEY_SORT = key DESC (Jira core source;
-Jira skips it only for free-text queries, where Lucene relevance orders -- not emulated).  Default
-direction of ``ORDER BY f``: the field's NavigableField default (created, updated, resolutiondate,
-status, creator: DESC; key: ASC -- Jira core source; priority DESC is [INF]; everything else ASC).
+  [INF]  inferred from a sibling message, not seen verbatim: "Function 'x' expected between '0'
+         and '1' arguments but received 'n'.", "A date for the field 'created' provided by the
+         function 'currentUser' is not valid.", "The value 'X' does not exist for the field
+         'status'." (same text as project's), "A value with ID 'n' does not exist for the field
+         'status'.".
 
-Not supported (answer 400 with an explicit "not supported by the emulator" message, or documented
-simplification): WAS / CHANGED and their predicates, entity properties (issue.property[...]),
+Default order without ORDER BY: key DESC [SSU] (Jira orders free-text queries by relevance
+instead -- not emulated, they get key DESC too).  Ties: id ascending.
+
+Not supported (a 400 whose message says "not supported by the Jira emulator", or a documented
+simplification): WAS / CHANGED and history predicates, entity properties (issue.property[...]),
 functions other than now, currentUser, startOf*/endOf* (Day, Week, Month, Year); sprint, fixVersion,
-component and the other fields not in FIELDS below (they are "Field ... does not exist" unless named in
-``known_fields``).  Text search (~) is a small subset of Lucene, see _text_query.
+component, due and the other fields not in FIELDS (they are "Field ... does not exist" unless named
+in ``known_fields``).  Text search (~) is a small subset of Lucene, see _text_query.  Status, issue
+type and resolution sort by name (Jira: by their configured order).
 """
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import re
 
 __all__ = ["JqlError", "Query", "Context", "parse", "validate", "matches", "sort", "search",
@@ -140,7 +160,7 @@ class Operand:
             return "%s(%s)" % (self.value, ", ".join(self.args))
         if self.kind == "list":
             return "(%s)" % ", ".join(i.display() for i in self.items)
-        if self.kind == "string" and self.quoted:
+        if self.kind == "string":   # SingleValueOperand.getDisplayString quotes every string
             return '"%s"' % self.value
         return str(self.value)
 
@@ -691,8 +711,6 @@ _OP_NAMES = {"=": "EQUALS", "!=": "NOT_EQUALS", "~": "LIKE", "!~": "NOT_LIKE", "
 
 
 def _pred_display(od):
-    if od.kind == "string":
-        return '"%s"' % od.value
     return od.display()
 
 
