@@ -414,13 +414,21 @@ jira_time_format(int64_t ms, char out[32])
 	unsigned m, d;
 	int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 	int frac = (int)(ms - secs * 1000);
+	char tmp[96];
+	size_t n;
 
 	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 	rem = secs - days * 86400;
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, 32, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%03d+0000",
-	    y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60),
-	    frac);
+	/* Room for any int64 year; Jira's years have four digits. */
+	snprintf(tmp, sizeof(tmp), "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d."
+	    "%03d+0000", y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
+	    (int)(rem % 60), frac);
+	n = strlen(tmp);
+	if (n > 31)
+		n = 31;
+	memcpy(out, tmp, n);
+	out[n] = '\0';
 }
 
 static bool
