@@ -698,7 +698,16 @@ def test_sort_errors():
     assert e.value.messages == ["Not able to sort using field 'nosuch'."]   # TestDefaultOrderByValidator
     with pytest.raises(jql.JqlError) as e:
         jql.sort(jql.parse("order by text"), ISSUES, ctx())
-    assert e.value.messages == ["Not able to sort using field 'text'."]
+    assert e.value.messages == ["Field 'text' does not support sorting."]
+    assert eval_error("order by key, updated, KEY") == [
+        "The sort field 'KEY' is referenced multiple times in the JQL sort."]
+    assert eval_error("order by key desc, issuekey asc") == [
+        "The sort field 'issuekey' is referenced multiple times in the JQL sort. "
+        "Field 'issuekey' is an alias for field 'key'."]
+    # validation collects the WHERE and ORDER BY messages together
+    assert eval_error("project = nope order by nosuch") == [
+        "The value 'nope' does not exist for the field 'project'.",
+        "Not able to sort using field 'nosuch'."]
 
 
 def test_search_helper():

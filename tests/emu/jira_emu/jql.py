@@ -48,7 +48,9 @@ code corpus, com.atlassian.jira.*):
          non-list value ...", "... the list value ...", "... the empty value representation 'EMPTY'
          ...", "Operator 'is' does not support searching for non-empty values for field ...".
   [TSOV] TestSupportedOperatorsValidator: "The operator '<=' is not supported by the 'project' field."
-  [TOBV] TestDefaultOrderByValidator: "Not able to sort using field 'notfound'."
+  [TOBV] TestDefaultOrderByValidator: "Not able to sort using field 'notfound'.", "Field 'x' does
+         not support sorting.", "The sort field 'x' is referenced multiple times in the JQL sort."
+         (+ " Field 'y' is an alias for field 'x'.")
   [TINP] func test TestIssueNavigatorProjectComponentsVisibility: "A value with ID '99999' does not
          exist for the field 'project'." -- one message per clause, all collected.
   [NOTES] shared/jira-reference/API-NOTES.md s.2 and s.16.9: "Date value '...' for field 'updated'
@@ -1495,13 +1497,20 @@ def validate(query, ctx):
         return query._cache[1]
     comp = _Compiler(ctx)
     pred = comp.node(query.where) if query.where is not None else (lambda issue: True)
-    for name, _direction in query.order_by:
+    seen = {}
+    for name, _direction in query.order_by:          # DefaultOrderByValidator [TOBV]
         canon, kind = _canonical(name, ctx)
         if canon is None:
-            # TestDefaultOrderByValidator; also measured on Jira Server 10.3 ("ORDER BY bogus")
             comp.error("Not able to sort using field '%s'." % name)
         elif canon in _UNSORTABLE:
-            comp.error("Not able to sort using field '%s'." % name)  # [OBS]
+            comp.error("Field '%s' does not support sorting." % name)
+        elif canon in seen:
+            msg = "The sort field '%s' is referenced multiple times in the JQL sort." % name
+            if seen[canon].lower() != name.lower():
+                msg += " Field '%s' is an alias for field '%s'." % (name, seen[canon])
+            comp.error(msg)
+        else:
+            seen[canon] = name
     if comp.errors:
         raise JqlError(comp.errors)
     query._cache = (ctx, pred)
