@@ -118,6 +118,7 @@ class Endpoint:
         self.applied = 0           # highest seq whose operations are all applied
         self.ack_owed = False      # the peer has not been told recv_ack (or needs telling again)
         self.ctl_at = None         # time of the last control ack
+        self.told_at = None        # time the peer was last told our ack (bundle or control)
         self.stopped = None        # None, or the reason: "fork", "restore"
 
     def has_gap(self):
@@ -138,6 +139,7 @@ def new_bundle(ep, body, now, rules):
     ep.sent[seq] = m
     ep.sent_at[seq] = now
     ep.ack_owed = False  # the ack rides on this bundle
+    ep.told_at = now
     return m, ["%s send #%d ack=%d" % (ep.site, seq, ep.recv_ack)]
 
 
@@ -152,12 +154,13 @@ def flush(ep, now, rules):
             ep.sent_at[seq] = now
             msgs.append(ep.sent[seq])  # the same bytes
             lines.append("%s resend #%d" % (ep.site, seq))
-    want = ep.ack_owed or (rules.gap_ack and ep.has_gap())
-    if want and (ep.ctl_at is None or now - ep.ctl_at >= rules.ack_interval):
+    gap = (rules.gap_ack and ep.has_gap()
+           and (ep.told_at is None or now - ep.told_at >= rules.ack_interval))
+    if (ep.ack_owed or gap) and (ep.ctl_at is None or now - ep.ctl_at >= rules.ack_interval):
         msgs.append(Msg("ctl", ep.site, ep.peer, None, None, ep.recv_ack, now, None))
         lines.append("%s send ctl-ack %d" % (ep.site, ep.recv_ack))
         ep.ack_owed = False
-        ep.ctl_at = now
+        ep.ctl_at = ep.told_at = now
     return msgs, lines
 
 
