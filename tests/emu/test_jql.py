@@ -442,6 +442,8 @@ def test_text_search_syntax():
     assert keys('summary ~ "crashed"') == ["ENG-1"]
     assert keys('summary ~ "rep"') == []                         # words, not substrings
     assert keys('summary ~ "eng-11"') == ["ENG-11"]              # hyphenated: adjacent words
+    assert keys('summary ~ "-crash"') == []                      # exclusions alone match nothing
+    assert keys('summary ~ "-crash OR login"') == ["ENG-2"]
 
 
 def test_text_search_errors():
@@ -563,6 +565,35 @@ def test_dst_gap_and_overlap_new_york():
     assert jql.parse_date("2024-03-11", c).astimezone(UTC) == utc(2024, 3, 11, 4, 0)
 
 
+def test_auckland_far_from_utc_with_dst():
+    c = ctx(ZoneInfo("Pacific/Auckland"))      # +13 in summer, +12 in winter
+    assert jql.parse_date("2024-01-15", c) == utc(2024, 1, 14, 11, 0)
+    assert jql.parse_date("2024-07-15", c) == utc(2024, 7, 14, 12, 0)
+    # DST ends 2024-04-07 03:00 NZDT -> 02:00 NZST: 02:30 twice, the later (NZST) wins
+    assert jql.parse_date("2024-04-07 02:30", c) == utc(2024, 4, 6, 14, 30)
+    # DST starts 2024-09-29 02:00 NZST -> 03:00 NZDT: 02:30 does not exist
+    assert jql.parse_date("2024-09-29 02:30", c) is None
+    assert jql.parse_date("2024-09-29 03:00", c) == utc(2024, 9, 28, 14, 0)
+    # an issue updated at 2024-01-14T11:30Z is "2024-01-15 00:30" in Auckland
+    items = [issue(1, "A-1", updated=utc(2024, 1, 14, 11, 30))]
+    assert keys('updated >= "2024-01-15" and updated < "2024-01-15 01:00"', c, items) == ["A-1"]
+    assert keys('updated >= "2024-01-15"', ctx(UTC), items) == []
+
+
+def test_repeated_hour_compares_as_instants():
+    # issue timestamps in the user's own zone, one in each pass of the repeated hour: Python
+    # would compare same-zone datetimes by wall time; the engine must compare instants
+    c = ctx(NEW_YORK)
+    first = dt.datetime(2024, 11, 3, 1, 30, tzinfo=NEW_YORK, fold=0)    # 05:30Z (EDT)
+    second = dt.datetime(2024, 11, 3, 1, 30, tzinfo=NEW_YORK, fold=1)   # 06:30Z (EST)
+    items = [issue(1, "A-1", updated=first), issue(2, "A-2", updated=second)]
+    assert keys('updated = "2024-11-03 01:30"', c, items) == ["A-2"]
+    assert keys('updated < "2024-11-03 01:30"', c, items) == ["A-1"]
+    assert keys("updated = %d" % int(second.timestamp() * 1000), c, items) == ["A-2"]
+    got = jql.sort(jql.parse("order by updated desc"), items, c)
+    assert [i["key"] for i in got] == ["A-2", "A-1"]
+
+
 def test_relative_dates_against_fixed_now():
     c = ctx()
     assert jql.parse_date("-5m", c) == NOW - dt.timedelta(minutes=5)
@@ -595,6 +626,12 @@ def test_epoch_milliseconds():
     ms = int(utc(2024, 3, 10, 11, 0).timestamp() * 1000)
     assert keys("updated > %d" % ms) == ["ENG-10"]
     assert keys("updated >= %d" % ms) == ["ENG-1", "ENG-10"]
+    items = [issue(1, "A-1", updated=dt.datetime(2020, 5, 6, 12, 15, 17, 831000, tzinfo=UTC))]
+    assert keys("updated = 1588767317831", ctx(), items) == ["A-1"]         # ms exact
+    assert keys("updated > 1588767317830", ctx(), items) == ["A-1"]
+    assert keys("updated > 1588767317831", ctx(), items) == []
+    assert keys("updated > 9223372036854775807", ctx(), items) == []       # Long.MAX_VALUE
+    assert keys("updated > -9223372036854775808", ctx(), items) == ["A-1"]
 
 
 def test_date_functions_in_user_zone():

@@ -793,6 +793,12 @@ _UNIT_SECONDS = {"m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400),
 _UTC = _dt.timezone.utc
 
 
+def _utc(d):
+    """Every instant is compared in UTC: Python compares two datetimes of the *same* tzinfo by wall
+    time (ignoring fold) and calls inter-zone datetimes in a repeated hour unequal (PEP 495)."""
+    return None if d is None else d.astimezone(_UTC)
+
+
 def _wall_to_instant(naive, tz, strict):
     """Wall time in ``tz`` -> aware datetime, resolving DST as Jira (Java) does.
 
@@ -809,10 +815,10 @@ def _wall_to_instant(naive, tz, strict):
     a0 = naive.replace(tzinfo=tz, fold=0)
     a1 = naive.replace(tzinfo=tz, fold=1)
     if a0.utcoffset() == a1.utcoffset():
-        return a0
+        return a0.astimezone(_UTC)
     if a0.astimezone(_UTC).astimezone(tz).replace(tzinfo=None) != naive:   # in the gap
-        return None if strict else a0.astimezone(_UTC).astimezone(tz)
-    return a1                                                               # repeated hour
+        return None if strict else a0.astimezone(_UTC)
+    return a1.astimezone(_UTC)                                              # repeated hour
 
 
 def _duration_seconds(text):
@@ -845,6 +851,19 @@ def _duration_seconds(text):
     return int(seconds)
 
 
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
+_MIN_UTC = _dt.datetime.min.replace(tzinfo=_UTC)
+_MAX_UTC = _dt.datetime.max.replace(tzinfo=_UTC)
+
+
+def _from_ms(ms):
+    """Epoch milliseconds -> UTC datetime, exact; clamped to what Python can represent."""
+    try:
+        return _EPOCH + _dt.timedelta(milliseconds=ms)
+    except OverflowError:
+        return _MIN_UTC if ms < 0 else _MAX_UTC
+
+
 def parse_date(text, ctx):
     """A JQL date string -> aware datetime, or None if it is not a valid JQL date.
 
@@ -862,7 +881,7 @@ def parse_date(text, ctx):
     neg = t.startswith("-")
     secs = _duration_seconds(t[1:] if neg else t)
     if secs is not None:
-        return ctx.now + _dt.timedelta(seconds=-secs if neg else secs)
+        return _utc(ctx.now) + _dt.timedelta(seconds=-secs if neg else secs)
     m = _ABS_DATE.fullmatch(t)
     if m:
         y, _sep, mo, d, h, mi = m.groups()
@@ -908,7 +927,7 @@ def _date_function(name, args, ctx):
         if args:
             raise _Invalid("Function '%s' expected '0' arguments but received '%d'."  # [TJP]
                            % (name, len(args)))
-        return ctx.now
+        return _utc(ctx.now)
     if len(args) > 1:
         # NumberOfArgumentsValidator's range message [INF from the exact-count message]
         raise _Invalid("Function '%s' expected between '0' and '1' arguments but received '%d'."
@@ -947,9 +966,9 @@ def _date_function(name, args, ctx):
         wall = wall + _dt.timedelta(days=amount * (7 if unit == "w" else 1))
     aware = _wall_to_instant(wall, ctx.tz, strict=False)
     if unit == "h":
-        aware = (aware.astimezone(_UTC) + _dt.timedelta(hours=amount)).astimezone(ctx.tz)
+        aware += _dt.timedelta(hours=amount)
     elif unit == "m":
-        aware = (aware.astimezone(_UTC) + _dt.timedelta(minutes=amount)).astimezone(ctx.tz)
+        aware += _dt.timedelta(minutes=amount)
     return aware
 
 
@@ -1313,7 +1332,7 @@ class _Compiler:
             if leaf.kind == "empty":
                 vals.append(_EMPTY)
             elif leaf.kind == "number":
-                vals.append(_dt.datetime.fromtimestamp(leaf.value / 1000.0, _dt.timezone.utc))
+                vals.append(_from_ms(leaf.value))   # a bare number is epoch milliseconds [JDS]
             elif leaf.kind == "func":
                 low = leaf.value.lower()
                 if low not in _FUNC_NAMES:
@@ -1344,9 +1363,9 @@ class _Compiler:
 
             def rel(issue):
                 d = issue.get(canon)
-                return d is not None and cmp(d, target)
+                return d is not None and cmp(_utc(d), target)
             return rel
-        return _eq_matcher(c.op, lambda issue: [d for d in [issue.get(canon)] if d is not None],
+        return _eq_matcher(c.op, lambda issue: [_utc(d) for d in [issue.get(canon)] if d is not None],
                            vals)
 
 
@@ -1480,9 +1499,10 @@ def _text_query(value, field):
         cur.append((sign == "-" or negate_next, matcher))
         negate_next = False
     groups.append(cur)
+    if not any(groups):     # only operators, e.g. "AND": Lucene cannot parse it [M10]
+        raise _Invalid("Unable to parse the text '%s' for field '%s'." % (value, field))
+    # a group of exclusions only (Lucene's pure negative query) matches nothing
     groups = [g for g in groups if any(not neg for neg, _m in g)]
-    if not groups:
-        raise _Invalid("Unable to parse the text '%s' for field '%s'." % (value, field))  # [OBS]
 
     def match(text):
         words = _TEXT_WORD.findall(text.lower())
@@ -1531,7 +1551,7 @@ def _sort_value(canon, kind, issue, ctx, prio_rank):
         v = issue.get("project")
         return str(v).upper() if v else None
     if kind == "date":
-        return issue.get(canon)
+        return _utc(issue.get(canon))
     if canon == "priority":
         p = issue.get("priority")
         if p is None:
