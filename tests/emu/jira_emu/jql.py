@@ -1306,6 +1306,8 @@ class _Compiler:
 
     def _text(self, c, get, vals):
         v = vals[0]
+        if v is None:          # currentUser() of an anonymous search
+            return _never
         if v is _EMPTY:
             want = c.op == "~"
             return lambda issue: _is_empty(get(issue)) == want
