@@ -66,6 +66,9 @@ code corpus, com.atlassian.jira.*):
          `~` are AND-ed, "Not able to sort using field 'bogus'.", key/project values are
          case-insensitive, `resolution = Unresolved` equals `resolution IS EMPTY`.
   [OBS]  client code quoting real Jira answers (several independent repositories agree):
+         "Error in JQL Query: Expecting either a value, list or function but got ')'. You must
+         surround ')' in quotation marks to use it as a value. (line 1, character 11)" -- this one
+         message has no "the" (TestJqlParsing only checks the text after the prefix),
          "Field 'x' does not exist or you do not have permission to view it.",
          "The value 'X' does not exist for the field 'project'.",
          "An issue with key 'X' does not exist for field 'key'.",
@@ -98,6 +101,7 @@ __all__ = ["JqlError", "Query", "Context", "parse", "validate", "matches", "sort
            "UNBOUNDED_MESSAGE", "FIELDS"]
 
 PREFIX = "Error in the JQL Query: "                                           # [TJP]
+PREFIX_BAD_OPERAND = "Error in JQL Query: "                                   # [OBS], see _bad_operand
 UNBOUNDED_MESSAGE = ("Unbounded JQL queries are not allowed here. "
                      "Please add a search restriction to your query.")      # [OBS]
 VALID_OPERATORS = ("The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', "
@@ -451,11 +455,11 @@ class _Parser:
         self.i += 1
         return t
 
-    def fail(self, tok, msg_got, msg_eof):
+    def fail(self, tok, msg_got, msg_eof, prefix=PREFIX):
         """Raise "Expecting ... but got 'x'. (pos)" or, at EOF, the end-of-query variant."""
         if tok.kind == "EOF":
-            raise JqlError(PREFIX + msg_eof)
-        raise JqlError(PREFIX + (msg_got % _shown(tok)) + self.lx.where(tok.pos))
+            raise JqlError(prefix + msg_eof)
+        raise JqlError(prefix + (msg_got % _shown(tok)) + self.lx.where(tok.pos))
 
     # -- grammar
     def query(self):
@@ -594,9 +598,12 @@ class _Parser:
         return Clause(name, op, operand, pos)
 
     def _bad_operand(self, t):
+        # jql.parse.bad.operand(.eof) alone reads "Error in JQL Query:" (no "the") in every real
+        # answer quoted in the corpus (Cloud 2021-2026, several independent clients) [OBS]
         self.fail(t, "Expecting either a value, list or function but got '%s'. You must surround '"
                   + _shown(t).replace("%", "%%") + "' in quotation marks to use it as a value.",
-                  "Expecting either a value, list or function before the end of the query.")
+                  "Expecting either a value, list or function before the end of the query.",
+                  prefix=PREFIX_BAD_OPERAND)
 
     def operand(self, level=0):
         t = self.peek()
