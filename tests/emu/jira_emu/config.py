@@ -147,7 +147,8 @@ DEFAULT_CONFIG = {
             "roles": {"Administrators": ["admin"], "Developers": ["ferry", "alice"],
                       "Users": ["ferry", "alice", "admin"]},
             "permissions": {},
-            "components": [{"id": "10000", "name": "Backend"}, {"id": "10001", "name": "Frontend"}],
+            "components": [{"id": "10000", "name": "Backend", "description": "Server side"},
+                           {"id": "10001", "name": "Frontend", "description": "User interface"}],
         },
         "OPS": {
             "id": "10001", "name": "Operations", "lead": "admin",

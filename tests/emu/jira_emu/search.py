@@ -135,9 +135,19 @@ class Searcher:
         expand = _split(params.get("expand"))
         props = _split(params.get("properties"))
         out = {"expand": "schema,names", "startAt": start, "maxResults": maxr, "total": total,
-               "issues": [s.issue_bean(r, i, fields, expand, props) for i in page]}
-        if "names" in expand and out["issues"]:
-            out["names"] = {}
+               "issues": [s.issue_bean(r, i, fields, [x for x in expand if x not in ("names", "schema")],
+                                       props) for i in page]}
+        if "names" in expand or "schema" in expand:
+            from .site import FIELD_NAMES, field_schema
+            seen = {}
+            for b in out["issues"]:
+                for f, v in b["fields"].items():
+                    if v is not None or f not in seen:
+                        seen[f] = v
+            if "names" in expand:
+                out["names"] = {f: FIELD_NAMES.get(f, f) for f in seen}
+            if "schema" in expand:
+                out["schema"] = {f: field_schema(f, v) for f, v in seen.items()}
         return out
 
     # ------------------------------------------------------------- Cloud

@@ -343,8 +343,9 @@ class Handler(BaseHTTPRequestHandler):
                     404, ["null for uri: %s%s" % (app.site.base_url, path)])
             c = Call(app, method, path, params, self.headers, raw, args, v)
             c.multi = multi
-            c.user = app.auth(c, anon)
-            resp = func(c)
+            with app.store.lock:        # one request at a time: consistent reads, serial writes
+                c.user = app.auth(c, anon)
+                resp = func(c)
             if resp is None:
                 resp = Resp(204)
             elif not isinstance(resp, Resp):
@@ -574,6 +575,28 @@ def mypermissions(c):
     return {"permissions": out}
 
 
+@route("POST", "/rest/api/{v}/permissions/check", flavors=("cloud",))
+def permissions_check(c):
+    s = c.site
+    b = c.json() or {}
+    out = {"projectPermissions": [], "globalPermissions": []}
+    for g in b.get("globalPermissions") or []:
+        if s.has_perm(c.user, None, g):
+            out["globalPermissions"].append(g)
+    for pp in b.get("projectPermissions") or []:
+        for perm in pp.get("permissions") or []:
+            projects = [int(pid) for pid in pp.get("projects") or []
+                        if s.project_by_any(pid) and s.has_perm(c.user, s.project_by_any(pid), perm)]
+            issues = []
+            for iid in pp.get("issues") or []:
+                iss = s.issue_raw(iid)
+                if iss and s.has_perm(c.user, s.project(iss["project"]), perm) and \
+                        s.can_browse(c.user, iss["project"]):
+                    issues.append(int(iid))
+            out["projectPermissions"].append({"permission": perm, "issues": issues, "projects": projects})
+    return out
+
+
 # projects ---------------------------------------------------------------------------
 def project_full(c, p):
     r = c.r
@@ -656,23 +679,33 @@ FIELD_SCHEMAS = {
     "parent": ("Parent", {"type": "issuelink", "system": "parent"}, False),
     "attachment": ("Attachment", {"type": "array", "items": "attachment", "system": "attachment"}, False),
     "comment": ("Comment", {"type": "comments-page", "system": "comment"}, False),
+    "fixVersions": ("Fix Version/s", {"type": "array", "items": "version", "system": "fixVersions"}, False),
+    "issuelinks": ("Linked Issues", {"type": "array", "items": "issuelinks", "system": "issuelinks"}, False),
 }
 FIELD_OPS = {"summary": ["set"], "description": ["set"], "environment": ["set"],
              "labels": ["add", "set", "remove"], "priority": ["set"], "assignee": ["set"],
              "reporter": ["set"], "duedate": ["set"], "components": ["add", "set", "remove"],
              "issuetype": [], "project": ["set"], "parent": ["set"], "attachment": [],
-             "comment": ["add", "edit", "remove"]}
+             "comment": ["add", "edit", "remove"], "fixVersions": ["set", "add", "remove"],
+             "issuelinks": ["add"]}
 
 
-def field_meta(c, p, it, fid, for_create=True):
+def field_meta(c, p, it, fid, for_create=True, style="jira9"):
+    """Field metadata.  ``style``: "jira9" (paged createmeta: fieldId, hasDefaultValue),
+    "legacy" (old createmeta: hasDefaultValue, no fieldId), "edit" (editmeta: neither)."""
     name, schema, required = FIELD_SCHEMAS[fid]
     b = {"required": required and (fid != "reporter" or for_create), "schema": schema, "name": name,
-         "key": fid, "fieldId": fid, "hasDefaultValue": fid in ("priority", "reporter"),
-         "operations": FIELD_OPS.get(fid, ["set"])}
+         "key": fid}
+    if style == "jira9":
+        b["fieldId"] = fid
+    if style != "edit":
+        b["hasDefaultValue"] = fid in ("priority", "reporter")
+    b["operations"] = FIELD_OPS.get(fid, ["set"])
     r = c.r
     if fid == "priority":
         b["allowedValues"] = [R.priority(r, x) for x in c.site.cfg["priorities"]]
-        b["defaultValue"] = R.priority(r, c.site.priority_by_name(c.site.cfg.get("defaultPriority")))
+        if style != "edit":
+            b["defaultValue"] = R.priority(r, c.site.priority_by_name(c.site.cfg.get("defaultPriority")))
     elif fid == "issuetype":
         b["allowedValues"] = [R.issuetype(r, it)]
     elif fid == "project":
@@ -681,6 +714,12 @@ def field_meta(c, p, it, fid, for_create=True):
         b["allowedValues"] = [R.component(r, x) for x in p.get("components", [])]
     elif fid in ("assignee", "reporter"):
         b["autoCompleteUrl"] = "%s/user/search?query=" % r.rest
+    elif fid == "labels":
+        b["autoCompleteUrl"] = "%s/rest/api/1.0/labels/suggest?query=" % r.base
+    elif fid == "fixVersions":
+        b["allowedValues"] = []
+    elif fid == "issuelinks":
+        b["autoCompleteUrl"] = "%s/issue/picker?currentProjectId=&showSubTaskParent=true&query=" % r.rest
     return b
 
 
@@ -708,9 +747,11 @@ def createmeta_legacy(c):
         for it in p["issueTypes"]:
             b = R.issuetype(r, it)
             if "projects.issuetypes.fields" in (c.p("expand") or ""):
-                b["fields"] = {f: field_meta(c, p, it, f) for f in create_fields(it)}
+                b["fields"] = {f: field_meta(c, p, it, f, style="legacy") for f in create_fields(it)}
             its.append(b)
-        out.append(dict(R.project_short(r, p), issuetypes=its))
+        out.append({"expand": "issuetypes", "self": "%s/project/%s" % (r.rest, p["id"]), "id": p["id"],
+                    "key": p["key"], "name": p["name"], "avatarUrls": R.avatars(r, "project", 10011),
+                    "issuetypes": its})
     return {"expand": "projects", "projects": out}
 
 
@@ -746,8 +787,8 @@ def editmeta(c):
     it = c.site.issuetype_by(p, {"name": iss["issuetype"]}) or {"id": "0", "name": iss["issuetype"]}
     if not c.site.has_perm(c.user, p, "EDIT_ISSUES"):
         return {"fields": {}}
-    fs = [f for f in create_fields(it) if f not in ("project", "attachment")] + ["comment"]
-    return {"fields": {f: field_meta(c, p, it, f, False) for f in fs}}
+    fs = [f for f in create_fields(it) if f != "project"] + ["fixVersions", "issuelinks", "comment"]
+    return {"fields": {f: field_meta(c, p, it, f, False, style="edit") for f in fs}}
 
 
 @route("GET", "/rest/api/{v}/field")
@@ -831,8 +872,18 @@ def create_issue(c):
     with c.site.st:
         iss = c.site.create_issue(c.user, body, c.r)
     b = {"id": str(iss["id"]), "key": iss["key"], "self": "%s/issue/%s" % (c.r.rest, iss["id"])}
-    if c.site.cloud and body.get("transition"):
-        b["transition"] = {"status": 200, "errorCollection": {"errorMessages": [], "errors": {}}}
+    if body.get("transition"):
+        # the issue is created; the transition result is reported separately (Cloud CreatedIssue)
+        try:
+            with c.site.st:
+                c.site.do_transition(c.user, c.site.issue_raw(iss["id"]), {"transition": body["transition"]})
+            tr = {"status": 200, "errorCollection": {"errorMessages": [], "errors": {}}}
+        except ApiError as e:
+            eb = e.body if isinstance(e.body, dict) else {}
+            tr = {"status": e.status, "errorCollection": {"errorMessages": eb.get("errorMessages", []),
+                                                          "errors": eb.get("errors", {})}}
+        if c.site.cloud:
+            b["transition"] = tr
     return Resp(201, b)
 
 

@@ -53,6 +53,32 @@ FIELD_NAMES = {"issuetype": "Issue Type", "timespent": "Time Spent", "project": 
                "parent": "Parent", "issuekey": "Key", "thumbnail": "Images"}
 
 
+SCHEMA_TYPES = {
+    "summary": "string", "description": "string", "environment": "string",
+    "issuetype": "issuetype", "project": "project", "status": "status", "priority": "priority",
+    "resolution": "resolution", "assignee": "user", "reporter": "user", "creator": "user",
+    "created": "datetime", "updated": "datetime", "resolutiondate": "datetime",
+    "lastViewed": "datetime", "statuscategorychangedate": "datetime", "duedate": "date",
+    "labels": ("array", "string"), "components": ("array", "component"),
+    "fixVersions": ("array", "version"), "versions": ("array", "version"),
+    "attachment": ("array", "attachment"), "subtasks": ("array", "issuelinks"),
+    "issuelinks": ("array", "issuelinks"), "comment": "comments-page", "worklog": ("array", "worklog"),
+    "timespent": "number", "aggregatetimespent": "number", "timeestimate": "number",
+    "aggregatetimeestimate": "number", "timeoriginalestimate": "number",
+    "aggregatetimeoriginalestimate": "number", "workratio": "number", "progress": "progress",
+    "aggregateprogress": "progress", "votes": "votes", "watches": "watches",
+    "timetracking": "timetracking", "security": "securitylevel", "parent": "issuelink",
+    "issuerestriction": "issuerestriction",
+}
+
+
+def field_schema(f, v=None):
+    t = SCHEMA_TYPES.get(f)
+    if isinstance(t, tuple):
+        return {"type": t[0], "items": t[1], "system": f}
+    return {"type": t or _jtype(v), "system": f}
+
+
 def _jtype(v):
     return {dict: "object", list: "array", str: "string", bool: "boolean",
             type(None): "null"}.get(type(v), "number")
@@ -942,8 +968,7 @@ class Site:
         if "names" in expand:
             b["names"] = {f: FIELD_NAMES.get(f, f) for f in F}
         if "schema" in expand:
-            b["schema"] = {f: {"type": _jtype(v) if f not in ("created", "updated") else "datetime",
-                               "system": f} for f, v in F.items()}
+            b["schema"] = {f: field_schema(f, v) for f, v in F.items()}
         if "transitions" in expand:
             b["transitions"] = [self.transition_bean(r, p, t) for t in self.transitions_for(r.user, iss)]
         if "changelog" in expand:
