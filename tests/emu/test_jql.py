@@ -752,6 +752,28 @@ def test_sort_errors():
         "Not able to sort using field 'nosuch'."]
 
 
+def test_lenient_validation_like_validatequery_warn():
+    known = {i["key"]: i["key"] for i in ISSUES}
+    c = ctx(known_keys=known)
+    q = jql.parse("key in (ENG-1, ENG-99) order by nosuch, key desc")
+    with pytest.raises(jql.JqlError):
+        jql.matches(q, ISSUES[0], c)
+    pred = jql.validate(q, c, strict=False)
+    assert q.messages == ["An issue with key 'ENG-99' does not exist for field 'key'.",
+                          "Not able to sort using field 'nosuch'."]
+    assert [i["key"] for i in ISSUES if pred(i)] == ["ENG-1"]   # the unknown key is dropped
+    assert jql.matches(q, ISSUES[0], c) is True                 # no raise after strict=False
+    q3 = jql.parse("project in (ENG, NOPE) and status = Bogus or fixVersion = 1")
+    pred3 = jql.validate(q3, ctx(known_values={"status": ["Open"]}), strict=False)
+    assert len(q3.messages) == 3 and not any(pred3(i) for i in ISSUES)
+    assert [i["key"] for i in jql.sort(q, ISSUES[:2], c)] == ["ENG-2", "ENG-1"]
+    q2 = jql.parse("key = ENG-1 or key = ENG-99")
+    assert [i["key"] for i in jql.search(q2, ISSUES, c, strict=False)] == ["ENG-1"]
+    assert q2.messages == ["An issue with key 'ENG-99' does not exist for field 'key'."]
+    with pytest.raises(jql.JqlError):
+        jql.search("key = ENG-99", ISSUES, c)
+
+
 def test_search_helper():
     got = jql.search("labels = backend ORDER BY created ASC", ISSUES, ctx())
     assert [i["key"] for i in got] == ["OPS-1", "ENG-1"]

@@ -6,10 +6,11 @@ Standard library only (Python 3.11).  Public interface (the HTTP server codes ag
     parse(text) -> Query            Query.where, Query.order_by [(field, "ASC"|"DESC")], Query.bounded
     Context(now, tz, current_user, known_projects, known_fields=None, *,
             known_keys=None, known_values=None, week_start=6)
-    validate(query, ctx)            raises JqlError with *every* validation message, as Jira does
+    validate(query, ctx, strict=True)   raises JqlError with *every* validation message, as Jira
+                                    does; strict=False = DC's validateQuery=warn/false
     matches(query, issue, ctx)      validates (cached per ctx) and evaluates one issue
     sort(query, issues, ctx)        ORDER BY, or Jira's default order (key DESC)
-    search(jql_or_query, issues, ctx) -> list   parse + validate + filter + sort
+    search(jql_or_query, issues, ctx, strict=True) -> list   parse + validate + filter + sort
     UNBOUNDED_MESSAGE               Cloud enhanced search's 400 text for `not query.bounded`
 
 A server should call ``validate`` (or ``search``) once per request: Jira rejects a query with an
@@ -223,7 +224,9 @@ class Query:
         self.where = where
         self.order_by = order_by
         self.bounded = where is not None
-        self._cache = None  # (ctx, compiled predicate)
+        self.messages = []      # validation messages of the last validate()
+        self._cache = None      # (ctx, compiled predicate, messages)
+        self._lenient = None    # the ctx for which validate(strict=False) was called
 
     def __repr__(self):
         return "Query(where=%r, order_by=%r)" % (self.where, self.order_by)
@@ -1097,21 +1100,20 @@ class _Compiler:
         return out if ok else None
 
     def check_known(self, c, canon, values, extra_ok=()):
+        """Unknown names are a 400 (strict); leniently they just match nothing."""
         known = self.ctx.known_values.get(canon)
         if known is None:
             return True
         names = {str(k).lower() for k in known} | set(extra_ok)
-        ok = True
         for leaf in self.leaves(c.operand):
             if leaf.kind in ("string", "number") and str(leaf.value).lower() not in names:
-                ok = False
                 if leaf.kind == "number":
                     self.error("A value with ID '%s' does not exist for the field '%s'."
                                % (leaf.value, c.field))
                 else:
                     self.error("The value '%s' does not exist for the field '%s'."
                                % (leaf.value, c.field))
-        return ok
+        return True
 
     # -- per kind
     def clause_project(self, c, canon):
@@ -1123,8 +1125,7 @@ class _Compiler:
                 ok = self.function_check(c, leaf, ()) and ok
             else:
                 key = self.ctx.known_projects.get(str(leaf.value).lower())
-                if key is None:
-                    ok = False
+                if key is None:     # strict: a 400; lenient: the value matches nothing
                     if leaf.kind == "number":   # [TINP]
                         self.error("A value with ID '%s' does not exist for the field '%s'."
                                    % (leaf.value, c.field))
@@ -1154,14 +1155,12 @@ class _Compiler:
                 if re.fullmatch(r"\d+", v):
                     ids.append(int(v))
                     continue
-                ok = False
                 self.error("The issue key '%s' for field '%s' is invalid." % (v, c.field))  # [OBS]
                 continue
             up = v.upper()
             if self.ctx.known_keys is not None:
                 cur = self.ctx.known_keys.get(up)
-                if cur is None:
-                    ok = False
+                if cur is None:     # strict: a 400; lenient (validateQuery=false): dropped
                     self.error("An issue with key '%s' does not exist for field '%s'."
                                % (v, c.field))  # [OBS]
                     continue
@@ -1175,6 +1174,8 @@ class _Compiler:
             return _never
         if c.op in _REL_OPS:
             cmp = _REL[c.op]
+            if not ids and not keys:
+                return _never
             if ids:
                 n = ids[0]
                 return lambda issue: cmp(int(issue.get("id")), n)
@@ -1519,11 +1520,10 @@ def _text_query(value, field):
     return match
 
 
-def validate(query, ctx):
-    """Raise JqlError with every validation message of ``query`` under ``ctx`` (Jira collects them
-    all).  Also checks the ORDER BY fields.  Returns the compiled predicate."""
+def _compile(query, ctx):
+    """(predicate, messages) for ``query`` under ``ctx``; cached on the query per ctx object."""
     if query._cache is not None and query._cache[0] is ctx:
-        return query._cache[1]
+        return query._cache[1], query._cache[2]
     comp = _Compiler(ctx)
     pred = comp.node(query.where) if query.where is not None else (lambda issue: True)
     seen = {}
@@ -1540,15 +1540,39 @@ def validate(query, ctx):
             comp.error(msg)
         else:
             seen[canon] = name
-    if comp.errors:
-        raise JqlError(comp.errors)
-    query._cache = (ctx, pred)
+    query._cache = (ctx, pred, list(comp.errors))
+    return pred, list(comp.errors)
+
+
+def validate(query, ctx, strict=True):
+    """Check ``query`` under ``ctx`` and return its compiled predicate (issue dict -> bool).
+
+    strict (the default, and what Cloud always does): raise JqlError with *every* validation
+    message (Jira collects them all: WHERE and ORDER BY).  strict=False is Data Center's
+    ``validateQuery=warn`` / ``false`` on /rest/api/2/search: nothing is raised, the messages are
+    left in ``query.messages`` (DC returns them as ``warningMessages`` for "warn"), clauses that
+    failed validation match no issue (so `key in (A-1, DELETED-9)` returns A-1) and unusable
+    ORDER BY fields are skipped.  Parse errors are always raised by parse()."""
+    pred, msgs = _compile(query, ctx)
+    query.messages = msgs
+    if msgs and strict:
+        raise JqlError(msgs)
+    if not strict:
+        query._lenient = ctx
+    return pred
+
+
+def _checked(query, ctx):
+    pred, msgs = _compile(query, ctx)
+    if msgs and query._lenient is not ctx:
+        raise JqlError(msgs)
     return pred
 
 
 def matches(query, issue, ctx):
-    """True if ``issue`` satisfies ``query.where``.  Raises JqlError for invalid values/fields."""
-    return bool(validate(query, ctx)(issue))
+    """True if ``issue`` satisfies ``query.where``.  Raises JqlError for invalid values/fields
+    unless validate(query, ctx, strict=False) accepted them."""
+    return bool(_checked(query, ctx)(issue))
 
 
 # --------------------------------------------------------------------------- sorting
@@ -1588,8 +1612,11 @@ def sort(query, issues, ctx):
     Issue types, statuses, resolutions and projects sort by name/key (Jira sorts them by their
     configured sequence / project name: not emulated).  Priorities sort by rank (highest is the
     largest, so DESC lists Highest first).  Ties are broken by id ascending."""
-    validate(query, ctx)
-    order = list(query.order_by) or [("key", "DESC")]
+    _checked(query, ctx)
+    order = [(name, d) for name, d in query.order_by
+             if _canonical(name, ctx)[0] not in (None,) + tuple(_UNSORTABLE)]
+    if not query.order_by:
+        order = [("key", "DESC")]
     out = sorted(issues, key=lambda i: int(i.get("id") or 0))
     comp = _Compiler(ctx)
     prio = comp.priority_order()
@@ -1604,8 +1631,8 @@ def sort(query, issues, ctx):
     return out
 
 
-def search(jql, issues, ctx):
-    """Parse (if given text), validate, filter and sort."""
+def search(jql, issues, ctx, strict=True):
+    """Parse (if given text), validate (see validate() for ``strict``), filter and sort."""
     query = parse(jql) if isinstance(jql, str) or jql is None else jql
-    pred = validate(query, ctx)
+    pred = validate(query, ctx, strict=strict)
     return sort(query, [i for i in issues if pred(i)], ctx)
