@@ -1,4 +1,9 @@
-"""Tests of the emulator's JQL engine (tests/emu/jira_emu/jql.py).  Run: pytest-3 tests/emu/test_jql.py"""
+"""Tests of the emulator's JQL engine (tests/emu/jira_emu/jql.py).  Run: pytest-3 tests/emu/test_jql.py
+
+Expected error texts come from Atlassian's own tests and sources (TestJqlParsing,
+TestDefaultOperatorUsageValidator, TestDefaultOrderByValidator, Jql.g, JqlDateSupportImpl, the date
+functions) or from answers of real Jira servers quoted by clients; jql.py's docstring lists them.
+A fixed clock (NOW) and fixed zones keep every test deterministic; nothing here touches the network."""
 import datetime as dt
 import os
 import sys
