@@ -23,6 +23,7 @@ struct xfer {
 	bool			 over;		/* body past its limit */
 	bool			 streaming;
 	bool			 stalled;
+	bool			 auth_sent;	/* credentials went with the last hop */
 	int64_t			 last_move_ms;
 	curl_off_t		 last_dl, last_ul;
 	char			 retry_after[64];
@@ -464,6 +465,7 @@ run_chain(struct jira *j, struct xfer *x, const char *url0, long remaining,
 		same = jira_url_origin(url.data, &org) &&
 		    strcmp(org.data, j->origin) == 0;
 		setup(j, x, url.data, same, remaining);
+		x->auth_sent = same;
 		curl_easy_setopt(j->curl, CURLOPT_ERRORBUFFER, errbuf);
 		errbuf[0] = '\0';
 		t0 = jira_mono_ms();
@@ -565,6 +567,14 @@ classify_http(struct jira *j, struct xfer *x, long status,
 	bool jm;
 
 	jm = jira_errbody_format(x->body.data, x->body.len, &m);
+	if ((status == 401 || status == 403) && !x->auth_sent) {
+		/* Another host (a redirect): our credentials are not at
+		 * stake, and were not sent. */
+		ferry_err_http(err, FERRY_ERR, status, "%s: the host it was "
+		    "redirected to refused it (HTTP %ld): %s", what, status,
+		    jm ? m.data : "no message");
+		goto out;
+	}
 	if ((status == 401 || status == 403) && is_captcha(x)) {
 		j->auth_dead = true;
 		snprintf(j->auth_why, sizeof(j->auth_why), "Jira demands a "
