@@ -247,7 +247,8 @@ class Context:
         iterable of names}; when given, unknown names are Jira's 400.  For "priority" give the names
         highest first; that order is used by `priority > X` and ORDER BY priority.
     week_start: first day of the week for startOfWeek()/endOfWeek(), 0 = Monday ... 6 = Sunday.
-        Jira uses the user's locale; 6 (Sunday) is the en_US default.
+        Jira's StartOfWeekFunction uses `new GregorianCalendar()`, i.e. the server JVM's default
+        locale; 6 (Sunday) is what an en_US JVM gives.
     """
 
     def __init__(self, now, tz, current_user, known_projects, known_fields=None, *,
