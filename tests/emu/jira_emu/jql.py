@@ -1261,7 +1261,8 @@ class _Compiler:
         vals = self.strings(c)
         if vals is None:
             return _never
-        # labels match case-insensitively (assumption; Jira indexes them folded)
+        # labels match case-insensitively: label search is case-sensitive only "for all Jira
+        # versions before 7.10" (atlassway.com's Jira labels guide; weak source)
         return _eq_matcher(c.op, lambda issue: [str(x).lower() for x in issue.get("labels") or ()],
                            _lower(vals))
 
