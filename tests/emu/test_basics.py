@@ -216,3 +216,21 @@ def test_context_path(make_emu):
     r = e.get("/jira/rest/api/2/serverInfo", auth=None)
     assert r.status == 200 and r.json["baseUrl"].endswith("/jira")
     assert e.create()["self"].startswith(e.base + "/jira/rest/api/2/issue/")
+
+
+def test_concurrent_requests(emu):
+    import threading
+    keys, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                keys.append(emu.create()["key"])
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    ts = [threading.Thread(target=work) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors and len(set(keys)) == 40

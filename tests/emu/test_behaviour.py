@@ -344,3 +344,23 @@ def test_now_is_aware(emu):
     # serverTime parses as an aware instant within the site clock
     st = emu.get("/rest/api/2/serverInfo").json["serverTime"]
     assert dt.datetime.strptime(st, "%Y-%m-%dT%H:%M:%S.%f%z").tzinfo is not None
+
+
+def test_text_rewrite_switchable_per_site(make_emu):
+    c = make_emu("cloud", {"textRewrite": False})
+    k = c.create(description="a  \r\nb")["key"]
+    assert c.issue(k)["fields"]["description"] == "a  \r\nb"
+    s = make_emu("server")
+    s.ctl("POST", "config", {"textRewrite": True})
+    k = s.create(description="a  \r\nb")["key"]
+    assert s.issue(k)["fields"]["description"] == "a\nb"
+
+
+def test_timestamps_in_user_zone_when_configured(emu):
+    emu.ctl("POST", "config", {"renderZone": "user"})
+    emu.ctl("POST", "clock", {"set": "2024-07-01T12:00:00.000+0000"})
+    k = emu.create()["key"]
+    assert emu.issue(k)["fields"]["created"].startswith("2024-07-01T14:00:00.")     # ferry: Berlin
+    assert emu.issue(k)["fields"]["created"].endswith("+0200")
+    r = emu.get("/rest/api/2/issue/" + k, auth=ADMIN[emu.flavor]).json
+    assert r["fields"]["created"].endswith("+0000")

@@ -168,3 +168,15 @@ def test_search_jql_features(emu):
     assert keys("updated >= -5m") == [a, b]
     assert keys("created < -1d AND project = DEMO") == []
     assert keys("assignee is EMPTY and project = DEMO") == [a]
+
+
+def test_dc_search_default_window_of_10000(server):
+    server.ctl("POST", "generate", {"count": 10050})
+    r = server.get("/rest/api/2/search?jql=project%3DDEMO&startAt=9900&maxResults=100&fields=summary")
+    assert r.status == 200 and r.json["total"] == 10050 and len(r.json["issues"]) == 100
+    r = server.get("/rest/api/2/search?jql=project%3DDEMO&startAt=10000&maxResults=100&fields=summary")
+    assert r.status == 500 and r.json["errorMessages"][0].startswith("Search limit exceeded")
+    # paging by a moving bound instead works past the window
+    r = server.get("/rest/api/2/search?jql=project%3DDEMO%20AND%20key%20%3E%20DEMO-10000%20ORDER%20BY%20key%20ASC"
+                   "&maxResults=100&fields=summary")
+    assert r.status == 200 and r.json["total"] == 50

@@ -88,6 +88,8 @@ DEFAULT_CONFIG = {
     "serverTitle": "Jira",
     "version": None,            # default per flavour
     "timeZone": "UTC",          # site zone: rendering of timestamps, serverTimeZone
+    "renderZone": "site",       # "site" or "user": the zone timestamps are rendered in
+    "textRewrite": None,        # None: Cloud rewrites text, DC keeps it; true/false forces
     "contextPath": "",
     "basicAuthDisabled": False,
     "captchaAfter": 3,          # failed basic logins before the CAPTCHA state (server)

@@ -134,6 +134,20 @@ def handle(app, method, path, params, raw):
             return ok()
         return ok({k[7:]: json.loads(v) for k, v in st.q("SELECT k, v FROM runtime WHERE k LIKE 'failed:%'")})
     # ---- seeding and raw access
+    if p == "/generate" and method == "POST":
+        # many plain issues quickly (e.g. to test DC's 10,000-result search window)
+        n = int(b.get("count", 1))
+        user = site.user(b.get("user", "admin")) or site.user("admin")
+        proj = b.get("project", "DEMO")
+        out = []
+        with st:
+            for i in range(n):
+                iss = site.create_issue(user, {"fields": {
+                    "project": {"key": proj}, "issuetype": {"name": b.get("issuetype", "Task")},
+                    "summary": b.get("summary", "generated %d") % (i + 1) if "%d" in b.get("summary", "generated %d")
+                    else b.get("summary")}}, None)
+                out.append(iss["key"])
+        return ok({"count": n, "first": out[0] if out else None, "last": out[-1] if out else None}, 201)
     if p == "/seed" and method == "POST":
         items = b
         if isinstance(b, dict) and isinstance(b.get("issues"), list):

@@ -19,6 +19,9 @@ class Req:
         self.base = site.base_url
         self.cloud = site.cloud
         self.tz = site.site_tz()
+        if site.cfg.get("renderZone") == "user" and user is not None:
+            from .util import zone
+            self.tz = zone(user.get("timeZone"))
 
     @property
     def rest(self):

@@ -296,15 +296,16 @@ class Site:
         lag = float(self.search_lag() or 0)
         data = json.dumps(iss)
         if new:
-            self.st.x("INSERT INTO issues(id, key, project, data, prev, written, wlag) "
-                      "VALUES(?,?,?,?,NULL,?,?)", iss["id"], iss["key"], iss["project"], data, now, lag)
+            self.st.x("INSERT INTO issues(id, key, project, data, prev, written, wlag, parent) "
+                      "VALUES(?,?,?,?,NULL,?,?,?)", iss["id"], iss["key"], iss["project"], data, now, lag,
+                      iss.get("parent"))
             return
         row = self.st.q1("SELECT data, prev, written, wlag FROM issues WHERE id=?", iss["id"])
         prev = row[1]
         if self.indexed(row[2], row[3], now, lag):
             prev = row[0]           # the version search shows until this write is indexed
-        self.st.x("UPDATE issues SET key=?, project=?, data=?, prev=?, written=?, wlag=? WHERE id=?",
-                  iss["key"], iss["project"], data, prev, now, lag, iss["id"])
+        self.st.x("UPDATE issues SET key=?, project=?, data=?, prev=?, written=?, wlag=?, parent=? WHERE id=?",
+                  iss["key"], iss["project"], data, prev, now, lag, iss.get("parent"), iss["id"])
 
     @staticmethod
     def indexed(written, wlag, now, lag):
@@ -339,14 +340,14 @@ class Site:
                 self.st.q("SELECT data FROM attachments WHERE issue_id=? ORDER BY id", issue_id)]
 
     def subtasks(self, issue_id):
-        out = []
-        for (d,) in self.st.q("SELECT data FROM issues ORDER BY id"):
-            i = json.loads(d)
-            if i.get("parent") == issue_id:
-                out.append(i)
-        return out
+        return [json.loads(d) for (d,) in
+                self.st.q("SELECT data FROM issues WHERE parent=? ORDER BY id", issue_id)]
 
     # --------------------------------------------------------------- text rules
+    def _rewrite(self):
+        r = self.cfg.get("textRewrite")
+        return self.cloud if r is None else bool(r)
+
     def norm_text(self, v):
         if v is None:
             return None
@@ -354,7 +355,10 @@ class Site:
             v = adf_to_wiki(v)
         if not isinstance(v, str):
             v = str(v)
-        return cloud_normalise(v) if self.cloud else v
+        rewrite = self.cfg.get("textRewrite")
+        if rewrite is None:
+            rewrite = self.cloud
+        return cloud_normalise(v) if rewrite else v
 
     # ------------------------------------------------------------ field values
     def _field_value(self, project, field, val, errors):
@@ -365,7 +369,7 @@ class Site:
                 return None
             if len(val) > 255:
                 errors["summary"] = "Summary must be less than 255 characters."
-            return val.replace("\r", "").replace("\n", " ").strip() if self.cloud else val
+            return val.replace("\r", "").replace("\n", " ").strip() if self._rewrite() else val
         if field in RICH_FIELDS:
             if val is not None and len(self.norm_text(val) if isinstance(val, dict) else val) > TEXT_LIMIT:
                 errors[field] = TOO_LONG

@@ -12,7 +12,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);
 CREATE TABLE IF NOT EXISTS runtime(k TEXT PRIMARY KEY, v TEXT);
 CREATE TABLE IF NOT EXISTS issues(id INTEGER PRIMARY KEY, key TEXT UNIQUE, project TEXT,
-    data TEXT, prev TEXT, written REAL, wlag REAL DEFAULT 0);
+    data TEXT, prev TEXT, written REAL, wlag REAL DEFAULT 0, parent INTEGER);
+CREATE INDEX IF NOT EXISTS issues_parent ON issues(parent);
 CREATE TABLE IF NOT EXISTS moved_keys(key TEXT PRIMARY KEY, issue_id INTEGER);
 CREATE TABLE IF NOT EXISTS comments(id INTEGER PRIMARY KEY, issue_id INTEGER, data TEXT);
 CREATE INDEX IF NOT EXISTS comments_issue ON comments(issue_id);
