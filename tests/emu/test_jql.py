@@ -536,11 +536,14 @@ def test_absolute_dates_utc(literal, expected):
 def test_minute_precision_literal_is_start_of_minute():
     items = [issue(1, "A-1", updated=utc(2024, 1, 2, 10, 15, 0)),
              issue(2, "A-2", updated=utc(2024, 1, 2, 10, 15, 0, 1000)),   # 10:15:00.001
-             issue(3, "A-3", updated=utc(2024, 1, 2, 10, 14, 59, 999000))]
-    assert keys('updated > "2024-01-02 10:15"', ctx(), items) == ["A-2"]
-    assert keys('updated >= "2024-01-02 10:15"', ctx(), items) == ["A-1", "A-2"]
-    assert keys('updated = "2024-01-02 10:15"', ctx(), items) == ["A-1"]
+             issue(3, "A-3", updated=utc(2024, 1, 2, 10, 14, 59, 999000)),
+             issue(4, "A-4", updated=utc(2024, 1, 2, 10, 15, 1))]
+    # Jira compares whole seconds (LuceneUtils.dateToString): 10:15:00.001 is not > 10:15
+    assert keys('updated > "2024-01-02 10:15"', ctx(), items) == ["A-4"]
+    assert keys('updated >= "2024-01-02 10:15"', ctx(), items) == ["A-1", "A-2", "A-4"]
+    assert keys('updated = "2024-01-02 10:15"', ctx(), items) == ["A-1", "A-2"]
     assert keys('updated < "2024-01-02 10:15"', ctx(), items) == ["A-3"]
+    assert keys('updated != "2024-01-02 10:15"', ctx(), items) == ["A-3", "A-4"]
 
 
 def test_dates_read_in_user_zone_far_from_utc():
@@ -637,9 +640,11 @@ def test_epoch_milliseconds():
     assert keys("updated > %d" % ms) == ["ENG-10"]
     assert keys("updated >= %d" % ms) == ["ENG-1", "ENG-10"]
     items = [issue(1, "A-1", updated=dt.datetime(2020, 5, 6, 12, 15, 17, 831000, tzinfo=UTC))]
-    assert keys("updated = 1588767317831", ctx(), items) == ["A-1"]         # ms exact
-    assert keys("updated > 1588767317830", ctx(), items) == ["A-1"]
-    assert keys("updated > 1588767317831", ctx(), items) == []
+    assert keys("updated = 1588767317831", ctx(), items) == ["A-1"]
+    assert keys("updated = 1588767317000", ctx(), items) == ["A-1"]         # same second
+    assert keys("updated > 1588767317000", ctx(), items) == []              # not a later second
+    assert keys("updated >= 1588767317999", ctx(), items) == ["A-1"]
+    assert keys("updated > 1588767316999", ctx(), items) == ["A-1"]
     assert keys("updated > 9223372036854775807", ctx(), items) == []       # Long.MAX_VALUE
     assert keys("updated > -9223372036854775808", ctx(), items) == ["A-1"]
 
@@ -729,6 +734,14 @@ def test_order_by_priority_and_empties():
     assert [i["key"] for i in jql.sort(q, ISSUES, ctx())] == ["ENG-2", "ENG-11", "ENG-1", "OPS-1", "ENG-10"]
     q = jql.parse("order by assignee")
     assert [i["key"] for i in jql.sort(q, ISSUES, ctx())] == ["ENG-2", "ENG-1", "OPS-1", "ENG-10", "ENG-11"]
+
+
+def test_sort_dates_by_whole_seconds_then_id():
+    items = [issue(2, "A-2", updated=utc(2024, 1, 1, 0, 0, 0, 900000)),
+             issue(1, "A-1", updated=utc(2024, 1, 1, 0, 0, 0, 100000)),
+             issue(3, "A-3", updated=utc(2024, 1, 1, 0, 0, 1))]
+    q = jql.parse("order by updated asc")
+    assert [i["id"] for i in jql.sort(q, items, ctx())] == [1, 2, 3]   # same second: by id
 
 
 def test_sort_ties_by_id():

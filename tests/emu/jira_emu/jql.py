@@ -58,6 +58,8 @@ code corpus, com.atlassian.jira.*):
          is invalid. Valid formats include: ..." (the same text is in TestJqlParsing for predicates).
   [JDS]  jql.util.JqlDateSupportImpl, atlassian-core DateUtils, plugin.jql.function.*DateFunction:
          date formats, durations, functions (see parse_date, _date_function).
+  [LU]   util.LuceneUtils.dateToString: date-times are indexed as seconds (getTime() / 1000),
+         null as Long.MAX_VALUE "which causes nulls to sort to the end".
   [SSU]  issue.search.util.SearchSortUtilImpl.DEFAULT_KEY_SORT: no ORDER BY = key DESC; the
          *SystemField constructors / getDefaultSortOrder: created, updated, resolutiondate, status,
          creator, priority default to DESC, key to ASC.
@@ -82,6 +84,10 @@ code corpus, com.atlassian.jira.*):
          function 'currentUser' is not valid.", "The value 'X' does not exist for the field
          'status'." (same text as project's), "A value with ID 'n' does not exist for the field
          'status'.".
+
+Dates: every comparison and date sort is on whole seconds since the epoch, as Jira's
+LuceneUtils.dateToString indexes them (so `updated > "2024-01-02 10:15"` skips 10:15:00.500 and
+an epoch-millisecond operand stands for its whole second); empty dates sort last ascending.
 
 Default order without ORDER BY: key DESC [SSU] (Jira orders free-text queries by relevance
 instead -- not emulated, they get key DESC too).  Ties: id ascending.
@@ -804,6 +810,13 @@ _UNIT_SECONDS = {"m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400),
 _UTC = _dt.timezone.utc
 
 
+def _seconds(d):
+    """Aware datetime -> whole seconds since the epoch, truncated toward zero like Java's
+    ``date.getTime() / 1000`` (LuceneUtils.dateToString)."""
+    ms = (d - _EPOCH) // _dt.timedelta(milliseconds=1)
+    return ms // 1000 if ms >= 0 else -((-ms) // 1000)
+
+
 def _utc(d):
     """Every instant is compared in UTC: Python compares two datetimes of the *same* tzinfo by wall
     time (ignoring fold) and calls inter-zone datetimes in a repeated hour unequal (PEP 495)."""
@@ -1370,15 +1383,20 @@ class _Compiler:
                     vals.append(d)
         if not ok:
             return _never
+        # Jira indexes date-times, and turns the operand into a term, with LuceneUtils.dateToString
+        # = whole seconds since the epoch (Java division: the milliseconds are dropped).  So
+        # `updated > "2024-01-02 10:15"` does not match 10:15:00.500, and `updated = <ms>` matches
+        # the whole second.  (Jira core source, 6.x; assumed unchanged in DC 10.)
+        vals = [v if v is _EMPTY else _seconds(v) for v in vals]
         if c.op in _REL_OPS:
             target, cmp = vals[0], _REL[c.op]
 
             def rel(issue):
                 d = issue.get(canon)
-                return d is not None and cmp(_utc(d), target)
+                return d is not None and cmp(_seconds(d), target)
             return rel
-        return _eq_matcher(c.op, lambda issue: [_utc(d) for d in [issue.get(canon)] if d is not None],
-                           vals)
+        return _eq_matcher(c.op, lambda issue: [_seconds(d) for d in [issue.get(canon)]
+                                                if d is not None], vals)
 
 
 def _comment_body(x):
@@ -1585,8 +1603,9 @@ def _sort_value(canon, kind, issue, ctx, prio_rank):
     if canon == "project":
         v = issue.get("project")
         return str(v).upper() if v else None
-    if kind == "date":
-        return _utc(issue.get(canon))
+    if kind == "date":      # the sort field is the same whole-second term (LuceneUtils)
+        d = issue.get(canon)
+        return None if d is None else _seconds(d)
     if canon == "priority":
         p = issue.get("priority")
         if p is None:
@@ -1610,7 +1629,9 @@ def _sort_value(canon, kind, issue, ctx, prio_rank):
 def sort(query, issues, ctx):
     """Apply ORDER BY.  Without one: Jira's DEFAULT_KEY_SORT, key DESC (project key, then number).
 
-    Empty values sort last in ASC and first in DESC (Lucene's missing-value order; assumption).
+    Empty values sort last in ASC and first in DESC (dates: LuceneUtils stores null as
+    Long.MAX_VALUE "which causes nulls to sort to the end"; other fields: assumed the same).
+    Dates sort by whole seconds [LU].
     Issue types, statuses, resolutions and projects sort by name/key (Jira sorts them by their
     configured sequence / project name: not emulated).  Priorities sort by rank (highest is the
     largest, so DESC lists Highest first).  Ties are broken by id ascending."""
