@@ -27,6 +27,8 @@ def test_get_fields_selection(emu):
     assert set(b["fields"]) == {"summary", "labels"}
     b = emu.issue(k, "?fields=*all,-comment")
     assert "comment" not in b["fields"] and "summary" in b["fields"]
+    b = emu.issue(k, "?fields=-description")           # only exclusions: the default minus those
+    assert "description" not in b["fields"] and "comment" in b["fields"]
 
 
 def test_create_errors(emu):

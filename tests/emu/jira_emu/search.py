@@ -31,6 +31,9 @@ def parse_fields(spec, default):
             out |= allf - NOT_NAVIGABLE
         elif not p.startswith("-"):
             out.add(p)
+    if parts and all(p.startswith("-") for p in parts):
+        # only exclusions: "all (default) fields except ..." [C3 getIssue, fields]
+        out = parse_fields(default, default) or set()
     for p in parts:
         if p.startswith("-"):
             out.discard(p[1:])
