@@ -234,3 +234,27 @@ def test_concurrent_requests(emu):
     for t in ts:
         t.join()
     assert not errors and len(set(keys)) == 40
+
+
+def test_project_roles_issuetypes_user_search(emu):
+    roles = emu.get("/rest/api/2/project/DEMO/role").json
+    assert set(roles) == {"Administrators", "Developers", "Users"}
+    rid = roles["Developers"].rsplit("/", 1)[1]
+    dev = emu.get("/rest/api/2/project/DEMO/role/" + rid).json
+    assert dev["name"] == "Developers"
+    names = {a["displayName"] for a in dev["actors"]}
+    assert names == {"Ferry Sync", "Alice Example"}
+    assert emu.get("/rest/api/2/project/DEMO/role/1").status == 404
+    types = {t["name"] for t in emu.get("/rest/api/2/issuetype").json}
+    assert {"Task", "Bug", "Incident", "Sub-task"} <= types
+    if emu.cloud:
+        found = emu.get("/rest/api/3/user/search?query=alice").json
+        assert [u["displayName"] for u in found] == ["Alice Example"]
+    else:
+        found = emu.get("/rest/api/2/user/search?username=ali").json
+        assert [u["name"] for u in found] == ["alice"]
+
+
+def test_dc_names_the_user_in_a_header(server):
+    assert server.get("/rest/api/2/myself").headers["x-ausername"] == "ferry"
+    assert server.get("/rest/api/2/serverInfo", auth=None).headers["x-ausername"] == "anonymous"

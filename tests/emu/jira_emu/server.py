@@ -306,6 +306,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         app = self.server.app
+        self.auser = None
         try:
             raw = self.read_body()
         except Exception:  # noqa: BLE001
@@ -345,6 +346,7 @@ class Handler(BaseHTTPRequestHandler):
             c.multi = multi
             with app.store.lock:        # one request at a time: consistent reads, serial writes
                 c.user = app.auth(c, anon)
+                self.auser = c.user["name"] if c.user else "anonymous"
                 resp = func(c)
             if resp is None:
                 resp = Resp(204)
@@ -450,6 +452,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", enc)
             self.send_header("Vary", "Accept-Encoding")
         self.send_header("X-AREQUESTID", "%dx%d" % (time.time() * 1000 % 100000, threading.get_ident() % 1000))
+        if not self.server.app.cloud and getattr(self, "auser", None):
+            self.send_header("X-AUSERNAME", self.auser)   # DC names the authenticated user
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
@@ -642,6 +646,71 @@ def project_statuses(c):
     return [{"self": "%s/issuetype/%s" % (r.rest, it["id"]), "id": it["id"], "name": it["name"],
              "subtask": bool(it.get("subtask")),
              "statuses": [R.status(r, st) for st in p["statuses"]]} for it in p["issueTypes"]]
+
+
+def _role_ids(p):
+    return {role: 10000 + i for i, role in enumerate(sorted(p.get("roles", {})))}
+
+
+@route("GET", "/rest/api/{v}/project/{key}/role")
+def project_roles(c):
+    p = need_project(c, c.args["key"])
+    r = c.r
+    return {role: "%s/project/%s/role/%d" % (r.rest, p["id"], rid) for role, rid in _role_ids(p).items()}
+
+
+@route("GET", "/rest/api/{v}/project/{key}/role/{rid}")
+def project_role(c):
+    s = c.site
+    p = need_project(c, c.args["key"])
+    r = c.r
+    for role, rid in _role_ids(p).items():
+        if str(rid) != c.args["rid"]:
+            continue
+        actors = []
+        for i, m in enumerate(p["roles"][role]):
+            if m.startswith("group:"):
+                actors.append({"id": 20000 + i, "displayName": m[6:], "type": "atlassian-group-role-actor",
+                               "name": m[6:], "actorGroup": {"name": m[6:], "displayName": m[6:]}})
+            else:
+                u = s.user(m) or {"name": m, "displayName": m, "accountId": m}
+                a = {"id": 20000 + i, "displayName": u["displayName"], "type": "atlassian-user-role-actor",
+                     "avatarUrl": R.avatars(r, "user", 10122)["16x16"]}
+                if s.cloud:
+                    a["actorUser"] = {"accountId": u["accountId"]}
+                else:
+                    a["name"] = u["name"]
+                actors.append(a)
+        return {"self": "%s/project/%s/role/%d" % (r.rest, p["id"], rid), "name": role, "id": rid,
+                "description": "Project role %s" % role, "actors": actors}
+    raise err(404, ["Can not retrieve a role actor for a null project role."])
+
+
+@route("GET", "/rest/api/{v}/issuetype")
+def issuetypes(c):
+    seen = {}
+    for p in c.site.cfg["projects"].values():
+        if c.site.can_browse(c.user, p["key"]):
+            for it in p["issueTypes"]:
+                seen.setdefault(it["id"], R.issuetype(c.r, it))
+    return list(seen.values())
+
+
+@route("GET", "/rest/api/{v}/user/search")
+def user_search(c):
+    s = c.site
+    q = (c.p("query") if s.cloud else (c.p("username") or c.p("query")))
+    if q is None:
+        raise err(400, ["The query parameter 'query' is required." if s.cloud else
+                        "The username query parameter was not provided"])
+    ql = q.lower()
+    out = []
+    for u in s.cfg["users"].values():
+        if ql in (u["name"].lower(), ) or ql in u["displayName"].lower() or ql in (u.get("email") or "").lower() \
+                or (not s.cloud and u["name"].lower().startswith(ql)) or (s.cloud and u["accountId"] == q):
+            out.append(R.user(c.r, u["name"]))
+    start = max(0, _int(c.p("startAt"), 0))
+    return out[start:start + max(1, min(_int(c.p("maxResults"), 50), 1000))]
 
 
 @route("GET", "/rest/api/{v}/priority")
@@ -1425,7 +1494,7 @@ def remotelink_post(c):
             c.site.st.x("UPDATE remotelinks SET data=? WHERE id=?", json.dumps(d), existing)
             rid, status = existing, 200
         else:
-            rid = c.site.st.next_seq("remotelink")
+            rid = c.site.st.next_free("remotelink", "remotelinks")
             c.site.st.x("INSERT INTO remotelinks(id, issue_id, global_id, data) VALUES(?,?,?,?)",
                         rid, iss["id"], d.get("globalId"), json.dumps(d))
             status = 201

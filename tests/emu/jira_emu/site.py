@@ -319,7 +319,7 @@ class Site:
     def add_history(self, iss, user, items, meta=None, when=None):
         if not items:
             return None
-        hid = self.st.next_seq("history")
+        hid = self.st.next_free("history", "histories")
         h = {"id": hid, "author": user["name"] if user else None,
              "created": when or self.now_ms(), "items": items}
         if meta is not None:
@@ -598,7 +598,7 @@ class Site:
         while self.st.q1("SELECT 1 FROM issues WHERE key=?", "%s-%d" % (project["key"], num)) or \
                 self.st.q1("SELECT 1 FROM moved_keys WHERE key=?", "%s-%d" % (project["key"], num)):
             num = self.st.next_seq("project:" + project["key"]) + 1
-        iid = self.st.next_seq("issue")
+        iid = self.st.next_free("issue", "issues")
         iss = {"id": iid, "key": "%s-%d" % (project["key"], num), "project": project["key"],
                "issuetype": it["name"], "status": project["initialStatus"],
                "priority": vals.get("priority", self.cfg.get("defaultPriority")),
@@ -768,7 +768,7 @@ class Site:
             raise err(400, [], {"comment": TOO_LONG})
         vis = self.check_visibility(user, iss, body.get("visibility"))
         now = self.now_ms()
-        cid = self.st.next_seq("comment")
+        cid = self.st.next_free("comment", "comments")
         c = {"id": cid, "issue_id": iss["id"], "author": user["name"], "updateAuthor": user["name"],
              "body": text, "created": now, "updated": now, "visibility": vis}
         self.st.x("INSERT INTO comments(id, issue_id, data) VALUES(?,?,?)", cid, iss["id"], json.dumps(c))
@@ -846,7 +846,7 @@ class Site:
         items, out = [], []
         now = self.now_ms()
         for name, ctype, data in files:
-            aid = self.st.next_seq("attachment")
+            aid = self.st.next_free("attachment", "attachments")
             a = {"id": aid, "issue_id": iss["id"], "filename": name, "author": user["name"],
                  "created": now, "size": len(data), "mimeType": ctype or "application/octet-stream"}
             self.st.x("INSERT INTO attachments(id, issue_id, data, content) VALUES(?,?,?,?)",

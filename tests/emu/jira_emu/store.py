@@ -88,6 +88,14 @@ class Store:
         self.set_meta("seq:" + name, cur)
         return cur
 
+    def next_free(self, name, table):
+        """The next id of a sequence that is not taken in ``table`` (seeded data may hold
+        ids anywhere)."""
+        while True:
+            n = self.next_seq(name)
+            if not self.q1("SELECT 1 FROM %s WHERE id=?" % table, n):
+                return n
+
     # -- whole-site operations -----------------------------------------------
     def reset(self):
         with self.lock:
