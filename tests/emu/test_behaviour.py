@@ -364,3 +364,15 @@ def test_timestamps_in_user_zone_when_configured(emu):
     assert emu.issue(k)["fields"]["created"].endswith("+0200")
     r = emu.get("/rest/api/2/issue/" + k, auth=ADMIN[emu.flavor]).json
     assert r["fields"]["created"].endswith("+0000")
+
+
+def test_clock_set_back_moves_updated_back_but_not_for_comments(emu):
+    """The issue updater sets ``updated`` to the site's now, even if that is earlier; a comment
+    only moves it forward (API-NOTES 16.1, JRA-36334)."""
+    k = emu.create()["key"]
+    u0 = _updated(emu, k)
+    emu.ctl("POST", "clock", {"offsetSeconds": -600})
+    emu.post("/rest/api/2/issue/%s/comment" % k, {"body": "from the past"})
+    assert _updated(emu, k) == u0
+    emu.put("/rest/api/2/issue/" + k, {"fields": {"summary": "edited in the past"}})
+    assert u0 - 700_000 < _updated(emu, k) < u0 - 500_000

@@ -671,7 +671,7 @@ class Site:
         if not items:
             return False
         now = self.now_ms()
-        iss["updated"] = max(now, iss["updated"])
+        iss["updated"] = now
         self.add_history(iss, user, items, meta, now)
         self.save_issue(iss)
         return True
@@ -815,7 +815,7 @@ class Site:
         c.update(body=text, visibility=vis, updated=now, updateAuthor=user["name"])
         self.st.x("UPDATE comments SET data=? WHERE id=?", json.dumps(c), c["id"])
         # comment edit: updated := now only if really changed; no history (API-NOTES 16.1)
-        iss["updated"] = max(now, iss["updated"])
+        iss["updated"] = now
         self.save_issue(iss)
         return c
 
@@ -837,7 +837,7 @@ class Site:
 
     def _bump_with_items(self, iss, user, items, meta=None):
         now = self.now_ms()
-        iss["updated"] = max(now, iss["updated"])
+        iss["updated"] = now
         self.add_history(iss, user, items, meta, now)
         self.save_issue(iss)
 
