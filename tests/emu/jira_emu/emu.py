@@ -2,16 +2,8 @@
 import json
 import re
 
-from .util import ApiError, parse_ts, from_ms, fmt_ts, zone
+from .util import ApiError, parse_ts, fmt_ts
 from .text import adf_to_wiki
-
-
-class Resp:
-    def __init__(self, status=200, body=None):
-        self.status = status
-        self.body = body
-        self.headers = {}
-        self.ctype = None
 
 
 def _body(raw):

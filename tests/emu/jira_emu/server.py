@@ -1308,8 +1308,7 @@ def upload(c):
         raise err(403, ["You do not have permission to create attachments for this issue."])
     ctype = c.headers.get("Content-Type") or ""
     if not ctype.lower().startswith("multipart/form-data"):
-        raise err(415, ["Unsupported Media Type: multipart/form-data required"]) if False else \
-            ApiError(415, None)
+        raise ApiError(415, None)
     parts = parse_multipart(ctype, c.raw) or []
     files = []
     limit = int(att.get("uploadLimit", 10485760))

@@ -11,7 +11,7 @@ import time
 from . import config as config_mod
 from . import render as R
 from .text import cloud_normalise, adf_to_wiki
-from .util import ApiError, err, not_found_issue, deep_merge, zone, from_ms, parse_ts
+from .util import ApiError, err, not_found_issue, deep_merge, zone, from_ms
 
 TEXT_LIMIT = 32767
 TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
@@ -311,10 +311,6 @@ class Site:
     def indexed(written, wlag, now, lag):
         eff = min(float(wlag or 0), float(lag or 0))
         return written is None or eff <= 0 or now - written >= eff
-
-    def touch_written(self, iss):
-        """A write that changes what search shows without changing ``iss`` itself."""
-        self.save_issue(iss)
 
     def add_history(self, iss, user, items, meta=None, when=None):
         if not items:
@@ -1104,6 +1100,3 @@ class Site:
     def all_issue_rows(self):
         return self.st.q("SELECT data, prev, written, wlag FROM issues ORDER BY id")
 
-
-def parse_date_any(s):
-    return parse_ts(s)
