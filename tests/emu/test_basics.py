@@ -258,3 +258,22 @@ def test_project_roles_issuetypes_user_search(emu):
 def test_dc_names_the_user_in_a_header(server):
     assert server.get("/rest/api/2/myself").headers["x-ausername"] == "ferry"
     assert server.get("/rest/api/2/serverInfo", auth=None).headers["x-ausername"] == "anonymous"
+
+
+def test_cloud_rejected_credentials_read_as_anonymous(cloud):
+    """Cloud treats a rejected API token as an anonymous caller on reads: 200 with nothing in
+    it (or 404), plus X-Seraph-LoginReason: AUTHENTICATED_FAILED; /myself answers 401."""
+    k = cloud.create()["key"]
+    bad = ("ferry@example.com", "revoked-token")
+    r = cloud.post("/rest/api/3/search/jql", {"jql": "project = DEMO", "fields": ["summary"]}, auth=bad)
+    assert r.status == 200 and r.json["issues"] == []
+    assert r.headers["x-seraph-loginreason"] == "AUTHENTICATED_FAILED"
+    r = cloud.get("/rest/api/3/issue/" + k, auth=bad)
+    assert r.status == 404 and r.headers["x-seraph-loginreason"] == "AUTHENTICATED_FAILED"
+    assert cloud.get("/rest/api/3/project", auth=bad).json == []
+    assert cloud.get("/rest/api/3/myself", auth=bad).status == 401
+    assert cloud.put("/rest/api/3/issue/" + k, {"fields": {"summary": "x"}}, auth=bad).status == 401
+    r = cloud.post("/rest/api/3/search/jql", {"jql": "project = DEMO"}, auth=None)
+    assert r.status == 200 and r.json["issues"] == [] and "x-seraph-loginreason" not in r.headers
+    cloud.ctl("POST", "config", {"cloudAnonymousOnBadCredentials": False})
+    assert cloud.post("/rest/api/3/search/jql", {"jql": "project = DEMO"}, auth=bad).status == 401

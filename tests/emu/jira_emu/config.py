@@ -93,6 +93,7 @@ DEFAULT_CONFIG = {
     "contextPath": "",
     "basicAuthDisabled": False,
     "captchaAfter": 3,          # failed basic logins before the CAPTCHA state (server)
+    "cloudAnonymousOnBadCredentials": True,   # cloud: rejected credentials = anonymous on reads
     "searchLagSeconds": 0,      # cloud: eventual consistency of search
     "searchWindow": 10000,      # server: jira.search.platform.max.result.window
     "searchMaxResults": 100,    # cap of maxResults on search

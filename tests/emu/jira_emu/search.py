@@ -57,7 +57,8 @@ class Searcher:
         s = self.site
         known = {}
         for p in s.cfg["projects"].values():
-            if s.can_browse(user, p["key"]):
+            # an anonymous Cloud caller's query validates but finds nothing (see server.App.auth)
+            if user is None or s.can_browse(user, p["key"]):
                 for k in (p["key"], p["name"], p["id"]):
                     known[str(k).lower()] = p["key"]
         now = from_ms(s.now_ms(), zone(s.cfg.get("timeZone")))
@@ -73,7 +74,8 @@ class Searcher:
         values = {"issuetype": sorted(types), "status": sorted(statuses),
                   "priority": [p["name"] for p in s.cfg["priorities"]],
                   "resolution": [x["name"] for x in s.cfg["resolutions"]]}
-        return jql.Context(now, zone(user.get("timeZone")), s.user_ident(user["name"]), known,
+        tz = zone(user.get("timeZone")) if user else zone(s.cfg.get("timeZone"))
+        return jql.Context(now, tz, s.user_ident(user["name"]) if user else None, known,
                            None, known_keys=keys, known_values=values)
 
     def run(self, user, jql_text, reconcile=(), lagged=False):

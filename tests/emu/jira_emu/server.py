@@ -61,6 +61,7 @@ class Call:
         self.args = pathargs
         self.api = api
         self.user = None
+        self.auth_failed = False
         self._json = None
 
     @property
@@ -186,10 +187,17 @@ class App:
 
     # ------------------------------------------------------------------ auth
     def auth(self, c, anon):
+        """The authenticated user, None for anonymous access, or raises 401/403.
+
+        ``anon``: True = anyone may call; "cloud" = Cloud lets anonymous callers in (they see
+        nothing: issue 404, empty search), and with ``cloudAnonymousOnBadCredentials`` a
+        caller whose credentials were rejected is treated as anonymous too, with
+        ``X-Seraph-LoginReason: AUTHENTICATED_FAILED`` on the answer."""
         s = self.site
+        anon_ok = anon is True or (anon == "cloud" and self.cloud)
         h = c.headers.get("Authorization")
         if not h:
-            if anon:
+            if anon_ok:
                 return None
             raise self.unauthorized(False)
         scheme, _, cred = h.partition(" ")
@@ -203,7 +211,10 @@ class App:
                 raise self.unauthorized(True)
             if self.cloud:
                 u = s.user_by_email(name)
-                if u is None or secret not in u.get("apiTokens", []):
+                if u is None or secret not in u.get("apiTokens", []) or not u.get("active", True):
+                    if anon_ok and s.cfg.get("cloudAnonymousOnBadCredentials", True):
+                        c.auth_failed = True
+                        return None
                     raise self.unauthorized(True)
                 return u
             u = s.user(name)
@@ -347,7 +358,16 @@ class Handler(BaseHTTPRequestHandler):
             with app.store.lock:        # one request at a time: consistent reads, serial writes
                 c.user = app.auth(c, anon)
                 self.auser = c.user["name"] if c.user else "anonymous"
-                resp = func(c)
+                try:
+                    resp = func(c)
+                except ApiError as e:
+                    if c.auth_failed:
+                        e.headers = dict(e.headers, **{"X-Seraph-LoginReason": "AUTHENTICATED_FAILED"})
+                    raise
+                if c.auth_failed:
+                    if not isinstance(resp, Resp):
+                        resp = Resp(200, resp) if resp is not None else Resp(204)
+                    resp.headers["X-Seraph-LoginReason"] = "AUTHENTICATED_FAILED"
             if resp is None:
                 resp = Resp(204)
             elif not isinstance(resp, Resp):
@@ -628,13 +648,13 @@ def need_project(c, ref):
     return p
 
 
-@route("GET", "/rest/api/{v}/project")
+@route("GET", "/rest/api/{v}/project", anon="cloud")
 def list_projects(c):
     return [dict(R.project_short(c.r, p), expand="description,lead,url,projectKeys")
             for p in c.site.cfg["projects"].values() if c.site.can_browse(c.user, p["key"])]
 
 
-@route("GET", "/rest/api/{v}/project/{key}")
+@route("GET", "/rest/api/{v}/project/{key}", anon="cloud")
 def get_project(c):
     return project_full(c, need_project(c, c.args["key"]))
 
@@ -903,8 +923,8 @@ def search_old(c):
     return Searcher(c.site).dc_search(c.r, search_params(c))
 
 
-@route("GET", "/rest/api/{v}/search/jql", flavors=("cloud",))
-@route("POST", "/rest/api/{v}/search/jql", flavors=("cloud",))
+@route("GET", "/rest/api/{v}/search/jql", flavors=("cloud",), anon="cloud")
+@route("POST", "/rest/api/{v}/search/jql", flavors=("cloud",), anon="cloud")
 def search_jql(c):
     from .search import Searcher
     return Searcher(c.site).cloud_search(c.r, search_params(c))
@@ -926,7 +946,7 @@ def _fields_param(c):
     return parse_fields(",".join(spec), "*all")
 
 
-@route("GET", "/rest/api/{v}/issue/{id}")
+@route("GET", "/rest/api/{v}/issue/{id}", anon="cloud")
 def get_issue(c):
     iss = need_issue(c)
     expand = [x.strip() for x in (c.p("expand") or "").split(",") if x.strip()]
