@@ -749,8 +749,9 @@ class Site:
             if not self.in_role(user, p, v):
                 raise err(400, [], {"commentLevel": "You are currently not a member of the project role: %s." % v})
         out = {"type": t, "value": v}
-        if self.cloud and t == "group":
-            out["identifier"] = "group-" + v
+        if self.cloud:
+            # Cloud: the group's id, or the role's name [C3 Visibility.identifier]
+            out["identifier"] = ("group-" + v) if t == "group" else v
         return out
 
     def add_comment(self, user, iss, body):
