@@ -250,6 +250,31 @@ cmd_init(int argc, char **argv, struct ferry_err *err)
 	return rc;
 }
 
+/* The local copy of r is there and holds the bytes received. */
+static int
+check_copy(struct channel *ch, const struct store_in *r,
+    struct ferry_err *err)
+{
+	struct buf b = BUF_INIT(BUNDLE_FILE_MAX);
+	struct seq_hash h;
+	char *path;
+	int rc;
+
+	if (r->file == NULL)
+		return ferry_err_set(err, FERRY_ERR, "bundle %" PRIu64 " to "
+		    "apply has no local copy", r->seq);
+	path = file_join(ch->indir, r->file);
+	if ((rc = file_read(path, &b, err)) == 0) {
+		fnv256(b.data, b.len, &h);
+		if (!seq_hash_eq(&h, &r->hash))
+			rc = ferry_err_set(err, FERRY_ERR, "local copy '%s' "
+			    "does not hold bundle %" PRIu64, path, r->seq);
+	}
+	buf_release(&b);
+	free(path);
+	return rc;
+}
+
 /* Apply every received bundle in order: record it in chan_applied. */
 static int
 apply_all(struct channel *ch, int64_t now, unsigned *applied,
@@ -265,6 +290,9 @@ apply_all(struct channel *ch, int64_t now, unsigned *applied,
 			return 0;
 		if (rc < 0)
 			return rc;
+		/* Apply reads the local copy, as the real one does. */
+		if ((rc = check_copy(ch, &r, err)) < 0)
+			goto out;
 		if ((rc = store_begin(ch->store, err)) < 0)
 			goto out;
 		if (sqlite3_prepare_v2(store_db(ch->store), "INSERT INTO "
