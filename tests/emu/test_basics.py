@@ -277,3 +277,10 @@ def test_cloud_rejected_credentials_read_as_anonymous(cloud):
     assert r.status == 200 and r.json["issues"] == [] and "x-seraph-loginreason" not in r.headers
     cloud.ctl("POST", "config", {"cloudAnonymousOnBadCredentials": False})
     assert cloud.post("/rest/api/3/search/jql", {"jql": "project = DEMO"}, auth=bad).status == 401
+
+
+def test_gzip_request_body(emu):
+    body = gzip.compress(b'{"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Task"}, "summary": "gz"}}')
+    r = emu.request("POST", "/rest/api/2/issue", raw=body,
+                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status == 201 and emu.issue(r.json["key"])["fields"]["summary"] == "gz"

@@ -323,6 +323,11 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001
             self.close_connection = True
             return
+        if raw and (self.headers.get("Content-Encoding") or "").lower() == "gzip":
+            try:
+                raw = gzip.decompress(raw)
+            except OSError:
+                return self.send(Resp(400, {"errorMessages": ["Invalid gzip request body"], "errors": {}}))
         url = urlsplit(self.path)
         path = url.path
         cp = app.site.cfg.get("contextPath") or ""
