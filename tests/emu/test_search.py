@@ -180,3 +180,13 @@ def test_dc_search_default_window_of_10000(server):
     r = server.get("/rest/api/2/search?jql=project%3DDEMO%20AND%20key%20%3E%20DEMO-10000%20ORDER%20BY%20key%20ASC"
                    "&maxResults=100&fields=summary")
     assert r.status == 200 and r.json["total"] == 50
+
+
+def test_dc_validate_query_warn_and_false(server):
+    k = _mk(server, 1)[0]
+    jql = "key in (%s, DEMO-99)" % k
+    assert server.post("/rest/api/2/search", {"jql": jql}).status == 400
+    b = server.post("/rest/api/2/search", {"jql": jql, "validateQuery": "warn"}).json
+    assert [i["key"] for i in b["issues"]] == [k] and b["warningMessages"]
+    b = server.post("/rest/api/2/search", {"jql": jql, "validateQuery": False}).json
+    assert [i["key"] for i in b["issues"]] == [k] and "warningMessages" not in b

@@ -78,7 +78,7 @@ class Searcher:
         return jql.Context(now, tz, s.user_ident(user["name"]) if user else None, known,
                            None, known_keys=keys, known_values=values)
 
-    def run(self, user, jql_text, reconcile=(), lagged=False):
+    def run(self, user, jql_text, reconcile=(), lagged=False, strict=True):
         """All issues matching ``jql_text`` visible to ``user``, sorted.  Returns a list of
         (issue_dict_for_rendering)."""
         jql = _jql()
@@ -88,7 +88,7 @@ class Searcher:
             raise err(400, e.messages)
         ctx = self.context(user)
         try:
-            jql.validate(q, ctx)
+            jql.validate(q, ctx, strict=strict)
         except jql.JqlError as e:
             raise err(400, e.messages)
         lag = self.site.search_lag() if lagged else 0
@@ -127,7 +127,9 @@ class Searcher:
             raise err(400, ["The value of startAt/maxResults is not a number."])
         maxr = max(0, min(maxr, s.cfg.get("searchMaxResults", 100)))
         start = max(0, start)
-        _q, issues = self.run(r.user, params.get("jql") or "")
+        vq = str(params.get("validateQuery", "strict")).lower()
+        strict = vq in ("strict", "true", "1")
+        q, issues = self.run(r.user, params.get("jql") or "", strict=strict)
         total = len(issues)
         window = s.cfg.get("searchWindow", 10000)
         last_index = start + min(maxr, max(0, total - start))
@@ -142,6 +144,8 @@ class Searcher:
         out = {"expand": "schema,names", "startAt": start, "maxResults": maxr, "total": total,
                "issues": [s.issue_bean(r, i, fields, [x for x in expand if x not in ("names", "schema")],
                                        props) for i in page]}
+        if vq == "warn" and getattr(q, "messages", None):
+            out["warningMessages"] = list(q.messages)
         if "names" in expand or "schema" in expand:
             from .site import FIELD_NAMES, field_schema
             seen = {}
