@@ -52,8 +52,8 @@ static const char *const netfuse[] = {
  * The file system type that /proc/self/mountinfo gives for the mount
  * holding path (the longest mount point that is a prefix of it).
  */
-static char *
-mount_type(const char *path)
+char *
+lock_fs_type(const char *path)
 {
 	char *real = realpath(path, NULL), *line = NULL, *best = NULL;
 	size_t cap = 0, bestlen = 0, n;
@@ -113,7 +113,7 @@ lock_network_fs(const char *path, bool *network, const char **name,
 	if ((uint32_t)sf.f_type != FUSE_SUPER_MAGIC)
 		return 0;
 	*name = "fuse";
-	if ((type = mount_type(path)) == NULL)
+	if ((type = lock_fs_type(path)) == NULL)
 		return 0;
 	for (i = 0; i < FERRY_ARRAY_SIZE(netfuse); i++) {
 		if (strcmp(type, netfuse[i]) == 0) {

@@ -12,6 +12,7 @@
 #include "ferry/common.h"
 #include "ferry/crash.h"
 #include "ferry/file.h"
+#include "ferry/lock.h"
 #include "ferry/transport.h"
 
 #include <dirent.h>
@@ -310,15 +311,28 @@ spool_check(struct transport *t, bool writing, struct ferry_err *err)
 	return check_dir(sp, writing ? sp->outbox : sp->inbox, writing, err);
 }
 
-/* The largest file the outbox's file system takes (FAT: 4 GiB - 1). */
+/*
+ * The largest file the outbox's file system takes: FAT (the kernel's
+ * vfat, or FUSE's fusefat) stops at 4 GiB - 1; exFAT has no such limit.
+ */
 static uint64_t
 file_limit(struct spool *sp)
 {
 	struct statfs sf;
 	uint64_t lim = sp->max_file ? sp->max_file : UINT64_MAX;
+	char *type;
+	bool fat = false;
 
-	if (statfs(sp->outbox, &sf) == 0 &&
-	    (uint32_t)sf.f_type == MSDOS_MAGIC && lim > FAT_FILE_MAX)
+	if (statfs(sp->outbox, &sf) == 0) {
+		if ((uint32_t)sf.f_type == MSDOS_MAGIC)
+			fat = true;
+		else if ((type = lock_fs_type(sp->outbox)) != NULL) {
+			fat = strstr(type, "fat") != NULL &&
+			    strstr(type, "exfat") == NULL;
+			free(type);
+		}
+	}
+	if (fat && lim > FAT_FILE_MAX)
 		lim = FAT_FILE_MAX;
 	return lim;
 }

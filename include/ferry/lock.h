@@ -57,6 +57,12 @@ int lock_read(const char *dir, struct lock_holder *h, struct ferry_err *err);
 int lock_network_fs(const char *path, bool *network, const char **name,
     struct ferry_err *err);
 
+/*
+ * The type /proc/self/mountinfo gives for the mount holding path
+ * ("ext4", "fuse.fusefat", "fuseblk" ...): a new string, or NULL.
+ */
+char *lock_fs_type(const char *path);
+
 /* This host's boot id (from /proc/sys/kernel/random/boot_id), or "". */
 void lock_boot_id(char *out, size_t size);
 

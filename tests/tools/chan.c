@@ -7,6 +7,8 @@
  *	chan run DIR [options]		one cycle: repair, receive, apply,
  *					make, send, prune
  *	chan dump DIR			the state as JSON on stdout
+ *	chan put SPOOL FILE NAME	put one file on a spool as site sa of
+ *					connection c1 (size limits)
  *
  * run options: --spool DIR (outbox and inbox), --outbox DIR, --inbox DIR,
  * --make N (bundles to make), --size BYTES (payload), --now T,
@@ -570,6 +572,28 @@ out:
 	return rc;
 }
 
+static int
+cmd_put(int argc, char **argv, struct ferry_err *err)
+{
+	struct spool_config cfg = { NULL, NULL, false, 0 };
+	struct transport *t = NULL;
+	struct stat st;
+	int rc;
+
+	if (argc != 5)
+		return ferry_err_set(err, FERRY_EUSAGE,
+		    "usage: chan put SPOOL FILE NAME");
+	if (stat(argv[3], &st) == -1)
+		return ferry_err_sys(err, FERRY_EIO, "cannot stat '%s'",
+		    argv[3]);
+	cfg.outbox = cfg.inbox = argv[2];
+	if ((rc = spool_open(&cfg, "c1", "sa", "sb", &t, err)) < 0)
+		return rc;
+	rc = t->ops->put(t, argv[3], argv[4], (uint64_t)st.st_size, err);
+	transport_close(t);
+	return rc;
+}
+
 static int64_t
 num(const char *s)
 {
@@ -605,6 +629,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "init") == 0) {
 		rc = cmd_init(argc - 1, argv + 1, &err);
+	} else if (strcmp(argv[1], "put") == 0) {
+		rc = cmd_put(argc, argv, &err);
 	} else if (strcmp(argv[1], "dump") == 0) {
 		rc = cmd_dump(argv[2], &err);
 	} else if (strcmp(argv[1], "run") == 0) {
