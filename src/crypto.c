@@ -368,6 +368,16 @@ int
 crypto_seal(struct crypto *c, const char *signer, const char *peer,
     bool encrypt, int in_fd, int out_fd, struct ferry_err *err)
 {
+	return crypto_seal_ex(c, signer, peer, encrypt, in_fd, out_fd, NULL,
+	    NULL, err);
+}
+
+int
+crypto_seal_ex(struct crypto *c, const char *signer, const char *peer,
+    bool encrypt, int in_fd, int out_fd, void (*started)(void *),
+    void *arg, struct ferry_err *err)
+{
+	gpgme_error_t status = 0;
 	gpgme_key_t skey = NULL, self = NULL, pkey = NULL, rcpt[3];
 	gpgme_data_t plain = NULL, cipher = NULL;
 	gpgme_sign_result_t sres;
@@ -405,16 +415,30 @@ crypto_seal(struct crypto *c, const char *signer, const char *peer,
 		rcpt[1] = pkey;
 		rcpt[2] = NULL;
 		/* Pinning, not the web of trust, makes a key valid here. */
-		e = gpgme_op_encrypt_sign(c->ctx, rcpt,
+		e = gpgme_op_encrypt_sign_start(c->ctx, rcpt,
 		    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS,
 		    plain, cipher);
+	} else {
+		e = gpgme_op_sign_start(c->ctx, plain, cipher,
+		    GPGME_SIG_MODE_NORMAL);
+	}
+	/*
+	 * gpg is running now: only then may the caller start feeding in_fd
+	 * from another thread, so no fork happens while that thread runs.
+	 */
+	if (e == 0) {
+		if (started != NULL)
+			started(arg);
+		if (gpgme_wait(c->ctx, &status, 1) == NULL && status == 0)
+			status = gpg_error(GPG_ERR_GENERAL);
+		e = status;
+	}
+	if (encrypt) {
 		eres = gpgme_op_encrypt_result(c->ctx);
 		if (e == 0 && eres != NULL && eres->invalid_recipients != NULL)
 			e = eres->invalid_recipients->reason != 0 ?
 			    eres->invalid_recipients->reason :
 			    gpg_error(GPG_ERR_UNUSABLE_PUBKEY);
-	} else {
-		e = gpgme_op_sign(c->ctx, plain, cipher, GPGME_SIG_MODE_NORMAL);
 	}
 	if (e != 0) {
 		rc = gpg_fail(err, FERRY_ERR, e, encrypt ?

@@ -134,6 +134,14 @@ int crypto_export(struct crypto *c, const char *fpr, bool armor,
  */
 int crypto_seal(struct crypto *c, const char *signer, const char *peer,
     bool encrypt, int in_fd, int out_fd, struct ferry_err *err);
+/*
+ * As crypto_seal, calling started(arg) once gpg runs and before any byte
+ * is read: a thread that feeds in_fd starts there, after gpgme's fork.
+ * started is not called if gpg could not be started.
+ */
+int crypto_seal_ex(struct crypto *c, const char *signer, const char *peer,
+    bool encrypt, int in_fd, int out_fd, void (*started)(void *),
+    void *arg, struct ferry_err *err);
 
 /* Why crypto_unseal() refused a message: see enum bundle_reason. */
 enum crypto_verdict {
