@@ -633,8 +633,18 @@ classify_http(struct jira *j, struct xfer *x, long status,
 	if (x->rq->keep_errbody && x->body.len > 0)
 		rs->json = json_loadb(x->body.data, x->body.len,
 		    JSON_DECODE_ANY, NULL);
-	if (!jm && jira_body_is_html(x->body.data, x->body.len, x->ctype))
-		buf_addstr(&m, "an HTML page instead of JSON: a proxy?");
+	if (jira_body_is_html(x->body.data, x->body.len, x->ctype)) {
+		/* A proxy's or a login page, not Jira's REST API. */
+		struct buf t = BUF_INIT(FERRY_ERR_MSG_MAX);
+
+		buf_addstr(&t, "an HTML page instead of JSON (a proxy?)");
+		if (jm)
+			buf_addf(&t, ": '%s'", m.data);
+		buf_reset(&m);
+		buf_addstr(&m, t.data);
+		buf_release(&t);
+		jm = true;
+	}
 	if (!jm && m.len == 0 && x->body.len > 0) {
 		buf_addstr(&m, "unreadable answer: ");
 		buf_add_escaped(&m, x->body.data,

@@ -87,6 +87,12 @@ idset_clear(struct idset *s)
 }
 
 static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static int64_t
 issue_updated(const json_t *issue)
 {
 	const char *s = jira_jstr(json_object_get(issue, "fields"), "updated");
@@ -106,7 +112,7 @@ search_dc(struct jira *j, const struct jira_search *q, jira_page_fn *fn,
 	json_t *body = NULL, *ans = NULL, *issues, *keep = NULL, *it;
 	struct jira_page page;
 	int64_t start = 0, total = -1, first_total = -1, delivered = 0;
-	int64_t bound = INT64_MIN, max_upd = INT64_MIN, upd;
+	int64_t bound = INT64_MIN, max_upd = INT64_MIN, upd;	/* seconds */
 	int ask, page_size, rc;
 	size_t n, i;
 	const char *id;
@@ -114,15 +120,19 @@ search_dc(struct jira *j, const struct jira_search *q, jira_page_fn *fn,
 	ask = j->search_page > 0 ? j->search_page : JIRA_DC_PAGE_ASK;
 	page_size = ask;
 	for (;;) {
-		if (start > 0 && start + page_size > j->search_window) {
+		if (start >= j->search_window) {
 			/*
 			 * Deep paging fails past the window: start again at
-			 * 0 with a bound at the last instant handed over.
+			 * 0 with a bound at the last second handed over.
+			 * Jira compares dates in whole seconds (its index
+			 * drops the milliseconds), so the bound is a second
+			 * and the issues of that second already handed over
+			 * are skipped.
 			 */
 			if (max_upd == INT64_MIN || max_upd == bound) {
 				rc = ferry_err_set(err, FERRY_ELIMIT, "search: "
-				    "more than %d issues share one update time; "
-				    "cannot page past the result window",
+				    "more than %d issues were updated within one "
+				    "second; cannot page past the result window",
 				    j->search_window);
 				goto out;
 			}
@@ -130,12 +140,12 @@ search_dc(struct jira *j, const struct jira_search *q, jira_page_fn *fn,
 			start = 0;
 			st->windows++;
 			log_debug("jira: search window %d crossed: "
-			    "updated >= %" PRId64, st->windows, bound);
+			    "updated >= %" PRId64, st->windows, bound * 1000);
 		}
 		buf_reset(&jql);
 		if (bound != INT64_MIN)
 			buf_addf(&jql, "(%s) AND updated >= %" PRId64, q->jql,
-			    bound);
+			    bound * 1000);
 		else if (q->jql[0] != '\0')
 			buf_addf(&jql, "%s", q->jql);
 		buf_addstr(&jql, " ORDER BY updated ASC, key ASC");
@@ -183,7 +193,10 @@ search_dc(struct jira *j, const struct jira_search *q, jira_page_fn *fn,
 		keep = json_array();
 		json_array_foreach(issues, i, it) {
 			id = jira_jstr(it, "id");
+			/* In whole seconds, as Jira compares them. */
 			upd = issue_updated(it);
+			if (upd != INT64_MIN)
+				upd = floor_div(upd, 1000);
 			if (bound != INT64_MIN && upd == bound && id != NULL &&
 			    idset_has(&at_bound, id))
 				continue;

@@ -208,9 +208,11 @@ typedef int jira_page_fn(void *arg, const struct jira_page *page,
 /*
  * Search.  jql must have no ORDER BY: the client orders by updated, key
  * so that it can page past Data Center's result window by moving an
- * "updated >= <epoch ms>" bound (issues already handed over at that
- * instant are skipped).  A search of N issues costs ceil(N / page) calls
- * at the largest page the server allows.  Data Center uses
+ * "updated >= <epoch ms>" bound to the last second handed over (Jira
+ * compares dates in whole seconds; the issues of that second already
+ * handed over are skipped).  A search of N issues costs ceil(N / page)
+ * calls at the largest page the server allows, plus about one per
+ * window crossed.  An issue changed during the search may come twice.  Data Center uses
  * /rest/api/2/search (startAt, total); Cloud the enhanced
  * /rest/api/3/search/jql (nextPageToken).
  */
