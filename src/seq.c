@@ -3,10 +3,22 @@
 #include "ferry/seq.h"
 
 void
+seq_rules_default(struct seq_rules *r)
+{
+	r->resend_after = 86400;
+	r->ack_interval = 3600;
+	r->reack_duplicates = true;
+	r->gap_ack = true;
+	r->ack_behind = true;
+}
+
+void
 seq_init(struct seq_state *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->ack_at = SEQ_NEVER;
+	st->out_ack_time = SEQ_NEVER;
+	st->told_at = SEQ_NEVER;
+	st->ctl_at = SEQ_NEVER;
 	st->stop = SEQ_RUNNING;
 }
 
@@ -24,107 +36,107 @@ seq_out_prev(const struct seq_state *st)
 
 void
 seq_out_made(struct seq_state *st, uint64_t seq, const struct seq_hash *h,
-    uint64_t ack)
+    int64_t now)
 {
 	assert(seq == st->out_sent + 1);
 	st->out_sent = seq;
 	st->out_hash = *h;
-	/* The bundle carries the ack; resends will deliver it. */
-	if (ack > st->ack_told)
-		st->ack_told = ack;
+	/* The ack rides on the bundle; resends deliver it if it is lost. */
+	st->ack_owed = false;
+	st->ack_told = st->in_recv;
+	st->told_at = now;
 }
 
 bool
-seq_out_due(const struct seq_state *st, uint64_t seq, uint32_t sends,
-    int64_t last_send, int64_t now, int64_t resend_after)
+seq_out_due(const struct seq_state *st, const struct seq_rules *r,
+    uint64_t seq, uint32_t sends, int64_t last_send, int64_t now)
 {
 	if (st->stop != SEQ_RUNNING || seq <= st->out_acked ||
 	    seq > st->out_sent)
 		return false;
 	if (sends == 0 || last_send == SEQ_NEVER)
 		return true;
-	return now - last_send >= resend_after;
+	return now - last_send >= r->resend_after;
 }
 
 enum seq_ack
-seq_on_ack(struct seq_state *st, uint64_t ack, uint64_t echo)
+seq_on_ack(struct seq_state *st, const struct seq_rules *r, uint64_t ack,
+    int64_t time)
 {
 	if (st->stop != SEQ_RUNNING)
 		return SEQ_ACK_STALE;
 	/* The peer holds bundles this site has no memory of making. */
 	if (ack > st->out_sent) {
 		seq_stop(st, SEQ_STOP_RESTORE, ack);
-		return SEQ_ACK_RESTORE;
+		return SEQ_ACK_AHEAD;
 	}
-	/* The peer heard us acknowledge bundles we no longer hold. */
-	if (echo > st->in_recv) {
-		seq_stop(st, SEQ_STOP_RESTORE, echo);
-		return SEQ_ACK_RESTORE;
+	if (ack > st->out_acked) {
+		st->out_acked = ack;
+		if (time > st->out_ack_time)
+			st->out_ack_time = time;
+		return SEQ_ACK_ADVANCED;
 	}
-	if (ack <= st->out_acked)
-		return SEQ_ACK_STALE;
-	st->out_acked = ack;
-	return SEQ_ACK_ADVANCED;
-}
-
-/* m->seq == in_recv + 1 and not seen: check the chain, then accept. */
-static enum seq_verdict
-accept_next(struct seq_state *st, const struct seq_msg *m)
-{
-	assert(m->seq == st->in_recv + 1);
-	if (!seq_hash_eq(&m->prev, &st->in_hash))
-		return SEQ_BADCHAIN;
 	/*
-	 * Bundles are accepted in seq order and the peer's received ack
-	 * never goes back, so the ack each carries never goes back either,
-	 * unless the peer was restored from backup.
+	 * The peer's received ack never goes back, so a message it made
+	 * later than one that carried a higher ack means it forgot what it
+	 * had received: it was restored from backup.
 	 */
-	if (st->in_recv > 0 && m->ack < st->in_carried) {
-		seq_stop(st, SEQ_STOP_RESTORE, m->seq);
-		return SEQ_RESTORE;
+	if (ack < st->out_acked && time > st->out_ack_time && r->ack_behind) {
+		seq_stop(st, SEQ_STOP_RESTORE, ack);
+		return SEQ_ACK_BEHIND;
 	}
-	st->in_recv = m->seq;
-	st->in_hash = m->hash;
-	st->in_carried = m->ack;
-	return SEQ_ACCEPT;
+	if (ack == st->out_acked && time > st->out_ack_time)
+		st->out_ack_time = time;
+	return SEQ_ACK_STALE;
 }
 
 enum seq_verdict
-seq_in_bundle(struct seq_state *st, const struct seq_msg *m,
-    const struct seq_hash *known, bool seen)
+seq_in_bundle(struct seq_state *st, const struct seq_rules *r,
+    const struct seq_msg *m, const struct seq_ledger *l)
 {
+	static const struct seq_hash genesis;
+	const struct seq_hash *before;
+
 	assert(m->bundle && m->seq > 0);
 	if (st->stop != SEQ_RUNNING)
 		return SEQ_STOPPED;
-	if (seen) {
+	if ((l->have && seq_hash_eq(&l->hash, &m->hash)) ||
+	    (!l->have && l->seen)) {
 		/*
-		 * The peer sent a received bundle again: it has not heard
-		 * our ack.  Make the ack due again (still rate limited).
+		 * The peer sent a bundle we hold again: it has not heard
+		 * our ack.  Owe it again (still once per interval).
 		 */
-		if (m->seq <= st->in_recv && st->ack_told >= m->seq)
-			st->ack_told = m->seq - 1;
+		if (r->reack_duplicates)
+			st->ack_owed = true;
 		return SEQ_DUPLICATE;
 	}
 	/*
 	 * Below the received ack the ledger holds every seq; no record is
 	 * as bad as a different one: nothing proves this bundle is ours.
 	 */
-	if ((known != NULL && !seq_hash_eq(known, &m->hash)) ||
-	    (known == NULL && m->seq <= st->in_recv)) {
+	if (l->have || m->seq <= st->in_recv) {
 		seq_stop(st, SEQ_STOP_FORK, m->seq);
 		return SEQ_FORK;
 	}
+	/* Each bundle names its predecessor: check both neighbours held. */
+	before = m->seq == 1 ? &genesis : l->have_before ? &l->before : NULL;
+	if ((before != NULL && !seq_hash_eq(before, &m->prev)) ||
+	    (l->have_after && !seq_hash_eq(&l->after_prev, &m->hash))) {
+		seq_stop(st, SEQ_STOP_FORK, m->seq);
+		return SEQ_BADCHAIN;
+	}
 	if (m->seq > st->in_recv + 1)
 		return SEQ_HOLD;
-	return accept_next(st, m);
+	seq_in_advance(st, &m->hash);
+	return SEQ_ACCEPT;
 }
 
-enum seq_verdict
-seq_in_promote(struct seq_state *st, const struct seq_msg *m)
+void
+seq_in_advance(struct seq_state *st, const struct seq_hash *h)
 {
-	if (st->stop != SEQ_RUNNING)
-		return SEQ_STOPPED;
-	return accept_next(st, m);
+	st->in_recv++;
+	st->in_hash = *h;
+	st->ack_owed = true;
 }
 
 void
@@ -135,29 +147,37 @@ seq_in_applied(struct seq_state *st, uint64_t seq)
 }
 
 bool
-seq_ack_due(const struct seq_state *st, int64_t now, int64_t interval,
-    bool new_bundle)
+seq_ack_due(const struct seq_state *st, const struct seq_rules *r,
+    int64_t now, bool gap)
 {
-	if (st->stop != SEQ_RUNNING || new_bundle ||
-	    st->in_recv <= st->ack_told)
+	bool gap_due;
+
+	if (st->stop != SEQ_RUNNING)
 		return false;
-	return st->ack_at == SEQ_NEVER || now - st->ack_at >= interval;
+	/* Holding a gap: our ack tells the peer what to resend. */
+	gap_due = r->gap_ack && gap && (st->told_at == SEQ_NEVER ||
+	    now - st->told_at >= r->ack_interval);
+	if (!st->ack_owed && !gap_due)
+		return false;
+	return st->ctl_at == SEQ_NEVER || now - st->ctl_at >= r->ack_interval;
 }
 
 void
 seq_ack_sent(struct seq_state *st, int64_t now)
 {
+	st->ack_owed = false;
 	st->ack_told = st->in_recv;
-	st->ack_at = now;
+	st->ctl_at = now;
+	st->told_at = now;
 }
 
 void
-seq_ack_msg(const struct seq_state *st, struct seq_msg *m)
+seq_ack_msg(const struct seq_state *st, int64_t now, struct seq_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->bundle = false;
 	m->ack = st->in_recv;
-	m->echo = st->out_acked;
+	m->time = now;
 }
 
 bool
@@ -179,8 +199,7 @@ const char *
 seq_verdict_name(enum seq_verdict v)
 {
 	static const char *const names[] = {
-		"accept", "hold", "duplicate", "fork", "badchain", "restore",
-		"stopped",
+		"accept", "hold", "duplicate", "fork", "badchain", "stopped",
 	};
 
 	return (size_t)v < FERRY_ARRAY_SIZE(names) ? names[v] : "?";

@@ -130,6 +130,20 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY,"
 	"  command TEXT NOT NULL, started INTEGER NOT NULL,"
 	"  ended INTEGER, status INTEGER, summary TEXT);",
+
+	/*
+	 * 3: the sequencing rules of the two-site model (docs/model.md):
+	 * acks are ordered by the time their message was made; an owed ack
+	 * is a flag; the last control message processed is remembered so
+	 * that one left on a spool is not read again.
+	 */
+	"ALTER TABLE chan DROP COLUMN in_carried;"
+	"ALTER TABLE chan RENAME COLUMN ack_at TO ctl_at;"
+	"ALTER TABLE chan ADD COLUMN out_ack_time INTEGER;"
+	"ALTER TABLE chan ADD COLUMN ack_owed INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE chan ADD COLUMN told_at INTEGER;"
+	"ALTER TABLE chan ADD COLUMN ctl_seen TEXT;"
+	"ALTER TABLE incoming RENAME COLUMN echo TO time;",
 };
 
 /* A SQLite failure as a ferry error; a full disk says so plainly. */
@@ -637,21 +651,24 @@ store_chan_load(struct store *s, int64_t conn, struct seq_state *seq,
 
 	seq_init(seq);
 	if ((rc = prep(s, &st, err, "SELECT out_sent, out_hash, out_acked, "
-	    "in_recv, in_hash, in_applied, in_carried, ack_told, ack_at, "
-	    "stop, stop_seq FROM chan WHERE conn = ?", "i", conn)) < 0)
+	    "out_ack_time, in_recv, in_hash, in_applied, ack_owed, ack_told, "
+	    "told_at, ctl_at, stop, stop_seq FROM chan WHERE conn = ?", "i",
+	    conn)) < 0)
 		return rc;
 	if ((rc = step(s, st, err)) == 1) {
 		seq->out_sent = (uint64_t)sqlite3_column_int64(st, 0);
 		col_hash(st, 1, &seq->out_hash);
 		seq->out_acked = (uint64_t)sqlite3_column_int64(st, 2);
-		seq->in_recv = (uint64_t)sqlite3_column_int64(st, 3);
-		col_hash(st, 4, &seq->in_hash);
-		seq->in_applied = (uint64_t)sqlite3_column_int64(st, 5);
-		seq->in_carried = (uint64_t)sqlite3_column_int64(st, 6);
-		seq->ack_told = (uint64_t)sqlite3_column_int64(st, 7);
-		seq->ack_at = col_time(st, 8);
-		seq->stop = (enum seq_stop)sqlite3_column_int(st, 9);
-		seq->stop_seq = (uint64_t)sqlite3_column_int64(st, 10);
+		seq->out_ack_time = col_time(st, 3);
+		seq->in_recv = (uint64_t)sqlite3_column_int64(st, 4);
+		col_hash(st, 5, &seq->in_hash);
+		seq->in_applied = (uint64_t)sqlite3_column_int64(st, 6);
+		seq->ack_owed = sqlite3_column_int(st, 7) != 0;
+		seq->ack_told = (uint64_t)sqlite3_column_int64(st, 8);
+		seq->told_at = col_time(st, 9);
+		seq->ctl_at = col_time(st, 10);
+		seq->stop = (enum seq_stop)sqlite3_column_int(st, 11);
+		seq->stop_seq = (uint64_t)sqlite3_column_int64(st, 12);
 		rc = 0;
 	}
 	sqlite3_finalize(st);
@@ -662,13 +679,50 @@ int
 store_chan_save(struct store *s, int64_t conn, const struct seq_state *seq,
     struct ferry_err *err)
 {
-	return run(s, err, "INSERT OR REPLACE INTO chan (conn, out_sent, "
-	    "out_hash, out_acked, in_recv, in_hash, in_applied, in_carried, "
-	    "ack_told, ack_at, stop, stop_seq) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "iuhuuhuuuTiu",
-	    conn, seq->out_sent, &seq->out_hash, seq->out_acked, seq->in_recv,
-	    &seq->in_hash, seq->in_applied, seq->in_carried, seq->ack_told,
-	    seq->ack_at, (int64_t)seq->stop, seq->stop_seq);
+	/* An upsert: ctl_seen is the channel's, not the state machine's. */
+	return run(s, err, "INSERT INTO chan (conn, out_sent, out_hash, "
+	    "out_acked, out_ack_time, in_recv, in_hash, in_applied, ack_owed, "
+	    "ack_told, told_at, ctl_at, stop, stop_seq) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT (conn) DO UPDATE SET out_sent = excluded.out_sent, "
+	    "out_hash = excluded.out_hash, out_acked = excluded.out_acked, "
+	    "out_ack_time = excluded.out_ack_time, "
+	    "in_recv = excluded.in_recv, in_hash = excluded.in_hash, "
+	    "in_applied = excluded.in_applied, ack_owed = excluded.ack_owed, "
+	    "ack_told = excluded.ack_told, told_at = excluded.told_at, "
+	    "ctl_at = excluded.ctl_at, stop = excluded.stop, "
+	    "stop_seq = excluded.stop_seq", "iuhuTuhuiuTTiu",
+	    conn, seq->out_sent, &seq->out_hash, seq->out_acked,
+	    seq->out_ack_time, seq->in_recv, &seq->in_hash, seq->in_applied,
+	    (int64_t)seq->ack_owed, seq->ack_told, seq->told_at, seq->ctl_at,
+	    (int64_t)seq->stop, seq->stop_seq);
+}
+
+int
+store_chan_ctl_get(struct store *s, int64_t conn, char **name,
+    struct ferry_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*name = NULL;
+	if ((rc = prep(s, &st, err, "SELECT ctl_seen FROM chan WHERE "
+	    "conn = ?", "i", conn)) < 0)
+		return rc;
+	if ((rc = step(s, st, err)) == 1) {
+		*name = col_str(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+store_chan_ctl_set(struct store *s, int64_t conn, const char *name,
+    struct ferry_err *err)
+{
+	return run(s, err, "UPDATE chan SET ctl_seen = ? WHERE conn = ?",
+	    "ti", name, conn);
 }
 
 /* Outgoing bundles. */
@@ -823,7 +877,7 @@ store_out_free(struct store_out *v, size_t n)
 /* Incoming bundles. */
 
 #define IN_COLS "id, seq, hash, state, reason, file, received, applied, " \
-	"prev, ack, echo"
+	"prev, ack, time"
 
 static void
 in_row(sqlite3_stmt *st, struct store_in *r)
@@ -838,7 +892,7 @@ in_row(sqlite3_stmt *st, struct store_in *r)
 	r->applied = col_time(st, 7);
 	col_hash(st, 8, &r->prev);
 	r->ack = (uint64_t)sqlite3_column_int64(st, 9);
-	r->echo = (uint64_t)sqlite3_column_int64(st, 10);
+	r->time = sqlite3_column_int64(st, 10);
 }
 
 int
@@ -849,10 +903,10 @@ store_in_add(struct store *s, int64_t conn, const struct seq_msg *m,
 	int rc;
 
 	rc = run(s, err, "INSERT INTO incoming (conn, seq, hash, state, "
-	    "reason, file, received, prev, ack, echo) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "iuhittihuu", conn,
+	    "reason, file, received, prev, ack, time) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "iuhittihui", conn,
 	    m->seq, &m->hash, (int64_t)state, reason, file, now, &m->prev,
-	    m->ack, m->echo);
+	    m->ack, m->time);
 	if (rc == 0 && id != NULL)
 		*id = sqlite3_last_insert_rowid(s->db);
 	return rc;
@@ -914,6 +968,16 @@ store_in_set_state(struct store *s, int64_t id, enum store_in_state state,
 	return run(s, err, "UPDATE incoming SET state = ?, reason = ?, "
 	    "applied = CASE WHEN ? = 2 THEN ? ELSE applied END WHERE id = ?",
 	    "itiii", (int64_t)state, reason, (int64_t)state, now, id);
+}
+
+int
+store_in_count(struct store *s, int64_t conn, enum store_in_state state,
+    uint64_t after, int64_t *n, struct ferry_err *err)
+{
+	*n = 0;
+	return query_int(s, n, err, "SELECT count(*) FROM incoming WHERE "
+	    "conn = ? AND state = ? AND seq > ?", "iiu", conn, (int64_t)state,
+	    after);
 }
 
 int

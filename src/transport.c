@@ -36,8 +36,7 @@ channel_init(struct channel *c, struct store *s, struct transport *t,
 	c->hooks = *hooks;
 	c->outdir = file_join(state_dir, "outbox");
 	c->indir = file_join(state_dir, "inbox");
-	c->resend_after = 86400;
-	c->ack_interval = 3600;
+	seq_rules_default(&c->rules);
 	c->retention = 30 * 86400;
 	if ((rc = file_mkdirs(c->outdir, 0700, err)) < 0 ||
 	    (rc = file_mkdirs(c->indir, 0700, err)) < 0 ||
@@ -157,40 +156,73 @@ stop_conn(struct channel *c, const struct seq_state *st, const char *why,
 	return rc;
 }
 
-/* Take the ack and echo of a verified message into st. */
+/* Take the ack of a verified message into st. */
 static int
 take_ack(struct channel *c, struct seq_state *st, const struct seq_msg *m,
     int64_t now, struct channel_stats *s, struct ferry_err *err)
 {
-	switch (seq_on_ack(st, m->ack, m->echo)) {
+	switch (seq_on_ack(st, &c->rules, m->ack, m->time)) {
 	case SEQ_ACK_ADVANCED:
 		return store_out_acked(c->store, c->conn, st->out_acked, now,
 		    err);
-	case SEQ_ACK_RESTORE:
+	case SEQ_ACK_AHEAD:
 		s->stopped = true;
-		return stop_conn(c, st, m->ack > st->out_sent ?
-		    "the peer acknowledges bundles this site has no record of "
-		    "sending (this site was restored from a backup?)" :
-		    "the peer says this site acknowledged bundles it has no "
-		    "record of (this site was restored from a backup?)", err);
+		return stop_conn(c, st, "the peer acknowledges bundles this "
+		    "site has no record of sending (this site was restored "
+		    "from a backup?)", err);
+	case SEQ_ACK_BEHIND:
+		s->stopped = true;
+		return stop_conn(c, st, "the peer acknowledges less than it "
+		    "did in an older message (the peer was restored from a "
+		    "backup?)", err);
 	case SEQ_ACK_STALE:
 		break;
 	}
 	return 0;
 }
 
-/* Held bundles that now follow the received ack. */
+/* What the store holds around m->seq. */
 static int
-promote_held(struct channel *c, struct seq_state *st, int64_t now,
+ledger(struct channel *c, const struct seq_msg *m, struct seq_ledger *l,
+    struct ferry_err *err)
+{
+	struct store_in r;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if ((rc = store_in_lookup(c->store, c->conn, m->seq, &m->hash,
+	    &l->have, &l->hash, &l->seen, err)) < 0)
+		return rc;
+	if (m->seq > 1) {
+		rc = store_in_get(c->store, c->conn, m->seq - 1, &r, err);
+		if (rc == 0) {
+			l->have_before = true;
+			l->before = r.hash;
+			store_in_release(&r);
+		} else if (rc != FERRY_ENOTFOUND) {
+			return rc;
+		}
+	}
+	rc = store_in_get(c->store, c->conn, m->seq + 1, &r, err);
+	if (rc == 0) {
+		l->have_after = true;
+		l->after_prev = r.prev;
+		store_in_release(&r);
+	} else if (rc != FERRY_ENOTFOUND) {
+		return rc;
+	}
+	return 0;
+}
+
+/* Held bundles that now follow the received ack become received. */
+static int
+advance_held(struct channel *c, struct seq_state *st, int64_t now,
     struct channel_stats *s, struct ferry_err *err)
 {
 	struct store_in r;
-	struct seq_msg m;
-	enum seq_verdict v;
-	char *why;
 	int rc;
 
-	while (st->stop == SEQ_RUNNING) {
+	for (;;) {
 		rc = store_in_get(c->store, c->conn, st->in_recv + 1, &r, err);
 		if (rc == FERRY_ENOTFOUND)
 			return 0;
@@ -200,36 +232,16 @@ promote_held(struct channel *c, struct seq_state *st, int64_t now,
 			store_in_release(&r);
 			return 0;
 		}
-		memset(&m, 0, sizeof(m));
-		m.bundle = true;
-		m.seq = r.seq;
-		m.hash = r.hash;
-		m.prev = r.prev;
-		m.ack = r.ack;
-		m.echo = r.echo;
-		v = seq_in_promote(st, &m);
-		if (v == SEQ_ACCEPT) {
-			rc = store_in_set_state(c->store, r.id,
-			    STORE_IN_RECEIVED, NULL, now, err);
+		rc = store_in_set_state(c->store, r.id, STORE_IN_RECEIVED,
+		    NULL, now, err);
+		if (rc == 0) {
+			seq_in_advance(st, &r.hash);
 			s->accepted++;
-		} else {
-			why = xasprintf("%s: held bundle %" PRIu64 " does not "
-			    "follow the previous one", seq_verdict_name(v),
-			    r.seq);
-			rc = store_in_set_state(c->store, r.id,
-			    STORE_IN_QUARANTINED, why, now, err);
-			s->quarantined++;
-			if (rc == 0 && v == SEQ_RESTORE) {
-				s->stopped = true;
-				rc = stop_conn(c, st, why, err);
-			}
-			free(why);
 		}
 		store_in_release(&r);
-		if (rc < 0 || v != SEQ_ACCEPT)
+		if (rc < 0)
 			return rc;
 	}
-	return 0;
 }
 
 /*
@@ -242,21 +254,19 @@ record_bundle(struct channel *c, const char *local, const struct seq_msg *m,
     struct ferry_err *err)
 {
 	struct seq_state st = c->st;
-	struct seq_hash known;
+	struct seq_ledger l;
 	enum seq_verdict v;
-	bool have, seen;
 	char hex[2 * SEQ_HASH_LEN + 1], *why = NULL;
 	int rc;
 
 	*drop = false;
 	if ((rc = store_begin(c->store, err)) < 0)
 		return rc;
-	if ((rc = store_in_lookup(c->store, c->conn, m->seq, &m->hash, &have,
-	    &known, &seen, err)) < 0)
+	if ((rc = ledger(c, m, &l, err)) < 0)
 		goto fail;
 	if (reject != NULL) {
 		/* Refused by the verifier: quarantine once, apply nothing. */
-		if (seen) {
+		if (l.seen) {
 			*drop = true;
 			s->duplicates++;
 		} else {
@@ -269,17 +279,20 @@ record_bundle(struct channel *c, const char *local, const struct seq_msg *m,
 			goto fail;
 		return commit_state(c, &st, err);
 	}
-	v = seq_in_bundle(&st, m, have ? &known : NULL, seen);
+	v = seq_in_bundle(&st, &c->rules, m, &l);
 	switch (v) {
 	case SEQ_ACCEPT:
 	case SEQ_HOLD:
 		rc = store_in_add(c->store, c->conn, m, v == SEQ_ACCEPT ?
 		    STORE_IN_RECEIVED : STORE_IN_HELD, NULL, local, now, NULL,
 		    err);
-		if (v == SEQ_ACCEPT)
+		if (v == SEQ_ACCEPT) {
 			s->accepted++;
-		else
+			if (rc == 0)
+				rc = advance_held(c, &st, now, s, err);
+		} else {
 			s->held++;
+		}
 		break;
 	case SEQ_DUPLICATE:
 	case SEQ_STOPPED:
@@ -288,37 +301,28 @@ record_bundle(struct channel *c, const char *local, const struct seq_msg *m,
 		break;
 	case SEQ_FORK:
 	case SEQ_BADCHAIN:
-	case SEQ_RESTORE:
 		/* Never dropped silently: the copy stays, with its reason. */
 		if (v == SEQ_FORK) {
-			seq_hash_hex(&known, hex);
+			seq_hash_hex(&l.hash, hex);
 			why = xasprintf("fork: seq %" PRIu64 " was received "
 			    "before with hash %s", m->seq, hex);
-		} else if (v == SEQ_BADCHAIN) {
-			why = xasprintf("chain: bundle %" PRIu64 " does not "
-			    "name the hash of bundle %" PRIu64, m->seq,
-			    m->seq - 1);
 		} else {
-			why = xasprintf("restore: bundle %" PRIu64 " carries "
-			    "ack %" PRIu64 ", below the ack of its "
-			    "predecessor (%" PRIu64 ")", m->seq, m->ack,
-			    st.in_carried);
+			why = xasprintf("fork: bundle %" PRIu64 " does not "
+			    "chain to the bundles held around it", m->seq);
 		}
 		rc = store_in_add(c->store, c->conn, m, STORE_IN_QUARANTINED,
 		    why, local, now, NULL, err);
 		s->quarantined++;
-		if (rc == 0 && v != SEQ_BADCHAIN) {
-			s->stopped = true;
+		s->stopped = true;
+		if (rc == 0)
 			rc = stop_conn(c, &st, why, err);
-		}
 		free(why);
 		break;
 	}
 	if (rc < 0)
 		goto fail;
-	if (v != SEQ_STOPPED && (rc = take_ack(c, &st, m, now, s, err)) < 0)
-		goto fail;
-	if ((rc = promote_held(c, &st, now, s, err)) < 0)
+	if ((v == SEQ_ACCEPT || v == SEQ_HOLD || v == SEQ_DUPLICATE) &&
+	    (rc = take_ack(c, &st, m, now, s, err)) < 0)
 		goto fail;
 	return commit_state(c, &st, err);
 fail:
@@ -355,7 +359,11 @@ receive_one(struct channel *c, const struct transport_file *f, int64_t now,
 		goto out;
 	}
 	if (control) {
-		/* Control messages carry no seq and are never recorded. */
+		/*
+		 * Control messages carry no seq and are never recorded;
+		 * only the name of the last one is, so that it is not read
+		 * again while it lies on the transport.
+		 */
 		if (rc == FERRY_EREJECT) {
 			log_warn("ignoring control message '%s': %s", f->name,
 			    verr.msg);
@@ -366,7 +374,10 @@ receive_one(struct channel *c, const struct transport_file *f, int64_t now,
 		st = c->st;
 		if ((rc = store_begin(c->store, err)) < 0)
 			goto out;
-		if ((rc = take_ack(c, &st, &m, now, s, err)) < 0) {
+		if ((rc = take_ack(c, &st, &m, now, s, err)) < 0 ||
+		    (rc = store_chan_save(c->store, c->conn, &st, err)) < 0 ||
+		    (rc = store_chan_ctl_set(c->store, c->conn, f->name,
+		    err)) < 0) {
 			store_rollback(c->store);
 			goto out;
 		}
@@ -393,27 +404,23 @@ out:
 	return rc;
 }
 
-/* Remove this site's own files the peer has acknowledged. */
+/*
+ * Remove this site's own files the peer has acknowledged; with control
+ * (before a new control message goes out) its older control messages
+ * too: the new one says all they said.
+ */
 static int
-remove_acked(struct channel *c, struct channel_stats *s,
+remove_own(struct channel *c, bool control, struct channel_stats *s,
     struct ferry_err *err)
 {
 	struct transport_file *v = NULL;
-	const char *newest = NULL;
 	size_t n, i;
 	int rc;
 
 	if ((rc = c->t->ops->list(c->t, TRANSPORT_OWN, &v, &n, err)) < 0)
 		return rc;
-	for (i = 0; i < n; i++)
-		if (v[i].info.seq == 0)
-			newest = v[i].name;	/* sorted: the last is newest */
 	for (i = 0; i < n && rc == 0; i++) {
-		/*
-		 * Acknowledged data, and control messages but the newest:
-		 * the peer may not have read that one yet.
-		 */
-		if (v[i].info.seq == 0 ? v[i].name == newest :
+		if (v[i].info.seq == 0 ? !control :
 		    v[i].info.seq > c->st.out_acked)
 			continue;
 		if ((rc = c->t->ops->remove(c->t, v[i].name, err)) == 0)
@@ -429,6 +436,7 @@ channel_receive(struct channel *c, int64_t now, struct channel_stats *s,
     struct ferry_err *err)
 {
 	struct transport_file *v = NULL;
+	char *seen = NULL;
 	size_t n = 0, i;
 	int rc;
 
@@ -437,14 +445,23 @@ channel_receive(struct channel *c, int64_t now, struct channel_stats *s,
 	if ((rc = c->t->ops->check(c->t, false, err)) < 0 ||
 	    (rc = c->t->ops->list(c->t, TRANSPORT_INCOMING, &v, &n, err)) < 0)
 		return rc;
-	for (i = 0; i < n && rc == 0 && c->st.stop == SEQ_RUNNING; i++)
+	if ((rc = store_chan_ctl_get(c->store, c->conn, &seen, err)) < 0) {
+		transport_files_free(v, n);
+		return rc;
+	}
+	for (i = 0; i < n && rc == 0 && c->st.stop == SEQ_RUNNING; i++) {
+		if (v[i].info.seq == 0 && seen != NULL &&
+		    strcmp(v[i].name, seen) == 0)
+			continue;
 		rc = receive_one(c, &v[i], now, s, err);
+	}
+	free(seen);
 	transport_files_free(v, n);
 	if (rc < 0)
 		return rc;
 	/* Cleaning the spool needs it writable; a read-only one waits. */
 	if (c->t->ops->check(c->t, true, NULL) == 0)
-		rc = remove_acked(c, s, err);
+		rc = remove_own(c, false, s, err);
 	return rc;
 }
 
@@ -473,7 +490,7 @@ channel_made(struct channel *c, const char *name, const struct seq_hash *hash,
 	if ((rc = store_out_add(c->store, c->conn, seq, hash, name, size, now,
 	    err)) < 0)
 		return rc;
-	seq_out_made(&c->st, seq, hash, c->st.in_recv);
+	seq_out_made(&c->st, seq, hash, now);
 	return store_chan_save(c->store, c->conn, &c->st, err);
 }
 
@@ -490,7 +507,7 @@ send_ack(struct channel *c, int64_t now, struct channel_stats *s,
 	if ((rc = transport_name_control(c->t->conn, c->t->self, c->t->peer,
 	    "ack", now, name, err)) < 0)
 		return rc;
-	seq_ack_msg(&st, &m);
+	seq_ack_msg(&st, now, &m);
 	path = file_join(c->outdir, name);
 	if ((rc = c->hooks.make_ack(c->hooks.ctx, &m, c->outdir, name,
 	    err)) < 0)
@@ -499,7 +516,8 @@ send_ack(struct channel *c, int64_t now, struct channel_stats *s,
 		rc = ferry_err_sys(err, FERRY_EIO, "cannot stat '%s'", path);
 		goto out;
 	}
-	if ((rc = c->t->ops->put(c->t, path, name, (uint64_t)sb.st_size,
+	if ((rc = remove_own(c, true, s, err)) < 0 ||
+	    (rc = c->t->ops->put(c->t, path, name, (uint64_t)sb.st_size,
 	    err)) < 0)
 		goto out;
 	CRASHPOINT("chan.ack.after-put");
@@ -517,10 +535,11 @@ out:
 }
 
 int
-channel_send(struct channel *c, bool new_bundle, int64_t now,
-    struct channel_stats *s, struct ferry_err *err)
+channel_send(struct channel *c, int64_t now, struct channel_stats *s,
+    struct ferry_err *err)
 {
 	struct store_out *v = NULL;
+	int64_t held = 0;
 	char *path;
 	size_t n = 0, i;
 	int rc;
@@ -531,8 +550,8 @@ channel_send(struct channel *c, bool new_bundle, int64_t now,
 	    err)) < 0)
 		return rc;
 	for (i = 0; i < n && rc == 0; i++) {
-		if (v[i].file == NULL || !seq_out_due(&c->st, v[i].seq,
-		    v[i].sends, v[i].last_send, now, c->resend_after))
+		if (v[i].file == NULL || !seq_out_due(&c->st, &c->rules,
+		    v[i].seq, v[i].sends, v[i].last_send, now))
 			continue;
 		path = file_join(c->outdir, v[i].file);
 		rc = c->t->ops->put(c->t, path, v[i].file, v[i].size, err);
@@ -553,7 +572,10 @@ channel_send(struct channel *c, bool new_bundle, int64_t now,
 			s->resent++;
 	}
 	store_out_free(v, n);
-	if (rc == 0 && seq_ack_due(&c->st, now, c->ack_interval, new_bundle))
+	if (rc == 0)
+		rc = store_in_count(c->store, c->conn, STORE_IN_HELD,
+		    c->st.in_recv, &held, err);
+	if (rc == 0 && seq_ack_due(&c->st, &c->rules, now, held > 0))
 		rc = send_ack(c, now, s, err);
 	return rc;
 }

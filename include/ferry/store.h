@@ -31,7 +31,7 @@ struct ferry_err;
 struct sqlite3;
 
 #define STORE_DB_NAME		"ferry.db"
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_BUSY_MS		10000
 
 struct store;
@@ -110,6 +110,16 @@ int store_chan_load(struct store *s, int64_t conn, struct seq_state *st,
 int store_chan_save(struct store *s, int64_t conn, const struct seq_state *st,
     struct ferry_err *err);
 
+/*
+ * The name of the last control message the channel took from the
+ * transport (*name NULL if none; the caller frees it), so that one still
+ * lying there is not read again.
+ */
+int store_chan_ctl_get(struct store *s, int64_t conn, char **name,
+    struct ferry_err *err);
+int store_chan_ctl_set(struct store *s, int64_t conn, const char *name,
+    struct ferry_err *err);
+
 /* An outgoing bundle; file is its name in STATE/outbox, NULL if pruned. */
 struct store_out {
 	uint64_t	 seq;
@@ -167,12 +177,13 @@ struct store_in {
 	char			*file;		/* in STATE/inbox, or NULL */
 	int64_t			 received;
 	int64_t			 applied;	/* SEQ_NEVER if not */
-	/* What seq_in_promote() needs again for a held bundle. */
+	/* What the ledger checks of a neighbour need. */
 	struct seq_hash		 prev;
-	uint64_t		 ack, echo;
+	uint64_t		 ack;
+	int64_t			 time;		/* when the peer made it */
 };
 
-/* Record a bundle; seq, hash, prev, ack, echo from m.  *id may be NULL. */
+/* Record a bundle; seq, hash, prev, ack, time from m.  *id may be NULL. */
 int store_in_add(struct store *s, int64_t conn, const struct seq_msg *m,
     enum store_in_state state, const char *reason, const char *file,
     int64_t now, int64_t *id, struct ferry_err *err);
@@ -191,6 +202,9 @@ int store_in_get(struct store *s, int64_t conn, uint64_t seq,
 int store_in_set_state(struct store *s, int64_t id,
     enum store_in_state state, const char *reason, int64_t now,
     struct ferry_err *err);
+/* How many records in state with seq > after. */
+int store_in_count(struct store *s, int64_t conn, enum store_in_state state,
+    uint64_t after, int64_t *n, struct ferry_err *err);
 /* The file of record id is gone; the ledger row stays. */
 int store_in_forget_file(struct store *s, int64_t id, struct ferry_err *err);
 /* Records in state, in seq order; *v freed by store_in_free. */

@@ -139,8 +139,9 @@ struct channel_hooks {
 	/*
 	 * Verify the local copy at path (a bundle or, control, a control
 	 * message) and say what the sequencing layer needs: m->hash always
-	 * (even for a rejected bundle: the hash of its bytes), the rest for
-	 * an accepted one.  FERRY_EREJECT (quarantine, message says why).
+	 * (even for a rejected bundle: the hash of its bytes), the rest
+	 * (seq, prev, ack, and time: the manifest's creation time) for an
+	 * accepted one.  FERRY_EREJECT (quarantine, message says why).
 	 */
 	int	(*verify)(void *ctx, const char *path, bool control,
 		    struct seq_msg *m, struct ferry_err *err);
@@ -157,9 +158,8 @@ struct channel {
 	char			*indir;		/* STATE/inbox */
 	struct seq_state	 st;		/* as last committed */
 	struct channel_hooks	 hooks;
-	int64_t			 resend_after;	/* seconds */
-	int64_t			 ack_interval;
-	int64_t			 retention;
+	struct seq_rules	 rules;		/* resend, ack interval */
+	int64_t			 retention;	/* seconds */
 };
 
 /* What one channel step did, for logs, status and tests. */
@@ -219,12 +219,13 @@ int channel_made(struct channel *c, const char *name,
 
 /*
  * Send what is due: unacknowledged bundles never sent or not acked for
- * resend_after, then an ack control message if due (new_bundle: a new
- * bundle went out in this run and carries the ack).  FERRY_EUNAVAIL if
- * the transport cannot take them: they stay in the local outbox.
+ * resend_after, then an ack control message if due (seq_ack_due(): a
+ * bundle made in this run carries the ack, so none is owed then).
+ * FERRY_EUNAVAIL if the transport cannot take them: they stay in the
+ * local outbox.
  */
-int channel_send(struct channel *c, bool new_bundle, int64_t now,
-    struct channel_stats *s, struct ferry_err *err);
+int channel_send(struct channel *c, int64_t now, struct channel_stats *s,
+    struct ferry_err *err);
 
 /*
  * The next received bundle to apply (seq in_applied + 1), or

@@ -219,20 +219,23 @@ def test_restored_sender_is_a_fork_and_stops_the_connection(pair, tmp_path):
     assert applied == len(stopped["applied"])
 
 
-def test_restored_receiver_detects_its_own_restore(pair, tmp_path):
+def test_restored_receiver_is_detected_by_its_peer(pair, tmp_path):
     pair.run("a", make=1)
     pair.settle()
     pair.backup("b", str(tmp_path / "backup"))
     pair.run("a", make=2)
     pair.settle()
     pair.restore("b", str(tmp_path / "backup"))
-    # a's next bundle echoes that b acknowledged 3; b holds only 1.
+    # b holds only bundle 1: a's next bundle leaves a gap, b repeats its
+    # ack (1), newer than the ack (3) it gave before: a sees b forgot.
     pair.run("a", make=1)
-    rc, out, err = pair.run("b", check=False)
+    _, out, _ = pair.run("b")
+    assert out["held"] == 1
+    rc, out, err = pair.run("a", check=False)
     assert rc == 65, err
-    db = pair.dump("b")
-    assert db["stop"] == "restore"
-    assert "restored from a backup" in db["reason"]
+    da = pair.dump("a")
+    assert da["stop"] == "restore"
+    assert "restored from a backup" in da["reason"]
 
 
 def test_second_run_is_refused_naming_the_holder(pair):

@@ -147,7 +147,7 @@ verify(void *ctx, const char *path, bool control, struct seq_msg *m,
 	}
 	m->bundle = !control;
 	m->ack = header_u64(b.data + 6, "ack", &ok);
-	m->echo = header_u64(b.data + 6, "echo", &ok);
+	m->time = (int64_t)header_u64(b.data + 6, "made", &ok);
 	if (!control) {
 		m->seq = header_u64(b.data + 6, "seq", &ok);
 		prev = header(b.data + 6, "prev");
@@ -177,8 +177,8 @@ make_ack(void *ctx, const struct seq_msg *m, const char *dir,
 	int rc;
 
 	buf_addf(&b, "CHAN1\nkind=ack\nconn=%s\nfrom=%s\nto=%s\nack=%" PRIu64
-	    "\necho=%" PRIu64 "\n\n", s->conn_id, s->site_id, s->peer, m->ack,
-	    m->echo);
+	    "\nmade=%" PRId64 "\n\n", s->conn_id, s->site_id, s->peer, m->ack,
+	    m->time);
 	rc = file_write_atomic(dir, name, b.data, b.len, 0600, err);
 	buf_release(&b);
 	return rc;
@@ -348,9 +348,9 @@ make_bundles(struct channel *ch, struct site *s, const struct opts *o,
 		seq_hash_hex(seq_out_prev(&ch->st), prev);
 		buf_reset(&b);
 		buf_addf(&b, "CHAN1\nconn=%s\nfrom=%s\nto=%s\nseq=%" PRIu64
-		    "\nprev=%s\nack=%" PRIu64 "\necho=%" PRIu64 "\nmade=%"
-		    PRId64 "\n\n", s->conn_id, s->site_id, s->peer, seq, prev,
-		    ch->st.in_recv, ch->st.out_acked, o->now);
+		    "\nprev=%s\nack=%" PRIu64 "\nmade=%" PRId64 "\n\n",
+		    s->conn_id, s->site_id, s->peer, seq, prev, ch->st.in_recv,
+		    o->now);
 		/* A payload that differs per site, seq and time. */
 		x = seq * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)o->now;
 		for (k = 0; k < o->size; k++) {
@@ -414,8 +414,8 @@ cmd_run(const char *dir, const struct opts *o, struct ferry_err *err)
 	if ((rc = channel_init(&ch, st, t, conn, dir, &hooks, err)) < 0)
 		goto out;
 	chan_ok = true;
-	ch.resend_after = o->resend;
-	ch.ack_interval = o->ack_interval;
+	ch.rules.resend_after = o->resend;
+	ch.rules.ack_interval = o->ack_interval;
 	ch.retention = o->retention;
 	if ((rc = channel_repair(&ch, err)) < 0)
 		goto out;
@@ -429,7 +429,7 @@ cmd_run(const char *dir, const struct opts *o, struct ferry_err *err)
 	if ((rc = apply_all(&ch, o->now, &applied, err)) < 0 ||
 	    (rc = make_bundles(&ch, &s, o, err)) < 0)
 		goto out;
-	rc = channel_send(&ch, o->make > 0, o->now, &cs, err);
+	rc = channel_send(&ch, o->now, &cs, err);
 	if (rc == FERRY_EUNAVAIL) {
 		uerr = *err;
 		unavail = true;

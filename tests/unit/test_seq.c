@@ -27,7 +27,54 @@ B(uint64_t seq, int hash, int prev, uint64_t ack)
 	m.hash = H(hash);
 	m.prev = H(prev);
 	m.ack = ack;
+	m.time = (int64_t)seq;
 	return m;
+}
+
+/*
+ * A tiny ledger for the tests: live records by seq (hash, prev), as the
+ * store would hold them.
+ */
+struct led {
+	bool		 live[16];
+	struct seq_msg	 m[16];
+};
+
+static enum seq_verdict
+in(struct seq_state *st, const struct seq_rules *r, struct led *l,
+    const struct seq_msg *m)
+{
+	struct seq_ledger q;
+	enum seq_verdict v;
+
+	memset(&q, 0, sizeof(q));
+	q.have = l->live[m->seq];
+	q.hash = l->m[m->seq].hash;
+	q.seen = q.have && seq_hash_eq(&q.hash, &m->hash);
+	q.have_before = m->seq > 1 && l->live[m->seq - 1];
+	q.before = l->m[m->seq - 1].hash;
+	q.have_after = l->live[m->seq + 1];
+	q.after_prev = l->m[m->seq + 1].prev;
+	v = seq_in_bundle(st, r, m, &q);
+	if (v == SEQ_ACCEPT || v == SEQ_HOLD) {
+		l->live[m->seq] = true;
+		l->m[m->seq] = *m;
+	}
+	while (v == SEQ_ACCEPT && l->live[st->in_recv + 1])
+		seq_in_advance(st, &l->m[st->in_recv + 1].hash);
+	return v;
+}
+
+static struct seq_rules R;
+
+static int
+setup_rules(void **state)
+{
+	(void)state;
+	seq_rules_default(&R);
+	R.resend_after = 60;
+	R.ack_interval = 3600;
+	return 0;
 }
 
 static void
@@ -50,16 +97,18 @@ test_seq_out_assigns_one_after_another(void **state)
 }
 
 static void
-test_seq_accepts_in_order_and_checks_chain(void **state)
+test_seq_accepts_in_order(void **state)
 {
 	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
 	struct seq_msg m1 = B(1, 1, 0, 0), m2 = B(2, 2, 1, 0);
 
 	(void)state;
 	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
+	assert_int_equal(in(&st, &R, &l, &m1), SEQ_ACCEPT);
 	assert_int_equal(st.in_recv, 1);
-	assert_int_equal(seq_in_bundle(&st, &m2, NULL, false), SEQ_ACCEPT);
+	assert_true(st.ack_owed);
+	assert_int_equal(in(&st, &R, &l, &m2), SEQ_ACCEPT);
 	assert_int_equal(st.in_recv, 2);
 	assert_true(seq_hash_eq(&st.in_hash, &m2.hash));
 }
@@ -68,94 +117,121 @@ static void
 test_seq_duplicate_same_hash_is_dropped_and_reacked(void **state)
 {
 	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
 	struct seq_msg m1 = B(1, 1, 0, 0);
 
 	(void)state;
 	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
-	assert_true(seq_ack_due(&st, 100, 3600, false));
+	assert_int_equal(in(&st, &R, &l, &m1), SEQ_ACCEPT);
+	assert_true(seq_ack_due(&st, &R, 100, false));
 	seq_ack_sent(&st, 100);
-	assert_false(seq_ack_due(&st, 100 + 3600, 3600, false));
-	assert_int_equal(seq_in_bundle(&st, &m1, &m1.hash, true),
-	    SEQ_DUPLICATE);
+	assert_false(seq_ack_due(&st, &R, 100 + 3600, false));
+	assert_int_equal(in(&st, &R, &l, &m1), SEQ_DUPLICATE);
 	assert_int_equal(st.in_recv, 1);
 	assert_int_equal(st.stop, SEQ_RUNNING);
 	/* The peer missed our ack: due again, but once per interval. */
-	assert_false(seq_ack_due(&st, 200, 3600, false));
-	assert_true(seq_ack_due(&st, 100 + 3600, 3600, false));
+	assert_false(seq_ack_due(&st, &R, 200, false));
+	assert_true(seq_ack_due(&st, &R, 100 + 3600, false));
 }
 
 static void
 test_seq_same_seq_other_hash_is_a_fork(void **state)
 {
 	struct seq_state st;
-	struct seq_msg m1 = B(1, 1, 0, 0), f1 = B(1, 9, 0, 0);
+	struct led l = { { false }, { { 0 } } };
+	struct seq_msg m1 = B(1, 1, 0, 0), f1 = B(1, 9, 0, 0), m2;
 
 	(void)state;
 	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
-	assert_int_equal(seq_in_bundle(&st, &f1, &m1.hash, false), SEQ_FORK);
+	assert_int_equal(in(&st, &R, &l, &m1), SEQ_ACCEPT);
+	assert_int_equal(in(&st, &R, &l, &f1), SEQ_FORK);
 	assert_int_equal(st.stop, SEQ_STOP_FORK);
 	assert_int_equal(st.stop_seq, 1);
 	assert_string_equal(seq_stop_name(st.stop), "fork");
 	/* Stopped: nothing more is accepted, nothing goes out. */
-	m1 = B(2, 2, 1, 0);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_STOPPED);
-	assert_false(seq_ack_due(&st, 0, 0, false));
-	assert_false(seq_out_due(&st, 1, 0, SEQ_NEVER, 0, 0));
+	m2 = B(2, 2, 1, 0);
+	assert_int_equal(in(&st, &R, &l, &m2), SEQ_STOPPED);
+	assert_false(seq_ack_due(&st, &R, 0, false));
+	assert_false(seq_out_due(&st, &R, 1, 0, SEQ_NEVER, 0));
 }
 
 static void
 test_seq_fork_of_a_held_bundle(void **state)
 {
 	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
 	struct seq_msg m3 = B(3, 3, 2, 0), f3 = B(3, 7, 2, 0);
 
 	(void)state;
 	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m3, NULL, false), SEQ_HOLD);
-	assert_int_equal(seq_in_bundle(&st, &f3, &m3.hash, false), SEQ_FORK);
+	assert_int_equal(in(&st, &R, &l, &m3), SEQ_HOLD);
+	assert_int_equal(in(&st, &R, &l, &f3), SEQ_FORK);
 }
 
 static void
 test_seq_gap_holds_until_filled(void **state)
 {
 	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
 	struct seq_msg m1 = B(1, 1, 0, 0), m2 = B(2, 2, 1, 0),
 	    m3 = B(3, 3, 2, 0);
 
 	(void)state;
 	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m3, NULL, false), SEQ_HOLD);
-	assert_int_equal(seq_in_bundle(&st, &m2, NULL, false), SEQ_HOLD);
+	assert_int_equal(in(&st, &R, &l, &m3), SEQ_HOLD);
+	assert_int_equal(in(&st, &R, &l, &m2), SEQ_HOLD);
 	assert_int_equal(st.in_recv, 0);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
-	assert_int_equal(seq_in_promote(&st, &m2), SEQ_ACCEPT);
-	assert_int_equal(seq_in_promote(&st, &m3), SEQ_ACCEPT);
+	assert_false(st.ack_owed);
+	/* Holding a gap, the peer hears our ack once per interval. */
+	assert_true(seq_ack_due(&st, &R, 10, true));
+	seq_ack_sent(&st, 10);
+	assert_false(seq_ack_due(&st, &R, 20, true));
+	assert_true(seq_ack_due(&st, &R, 10 + 3600, true));
+	assert_int_equal(in(&st, &R, &l, &m1), SEQ_ACCEPT);
 	assert_int_equal(st.in_recv, 3);
+	assert_true(seq_hash_eq(&st.in_hash, &m3.hash));
 }
 
 static void
-test_seq_chain_mismatch_is_quarantined(void **state)
+test_seq_chain_mismatch_stops_the_connection(void **state)
 {
 	struct seq_state st;
-	struct seq_msg m1 = B(1, 1, 0, 0), bad2 = B(2, 2, 5, 0),
-	    good2 = B(2, 3, 1, 0);
+	struct led l = { { false }, { { 0 } } };
+	struct seq_msg m1 = B(1, 1, 0, 0), bad2 = B(2, 2, 5, 0);
 
 	(void)state;
 	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
-	assert_int_equal(seq_in_bundle(&st, &bad2, NULL, false),
-	    SEQ_BADCHAIN);
+	assert_int_equal(in(&st, &R, &l, &m1), SEQ_ACCEPT);
+	assert_int_equal(in(&st, &R, &l, &bad2), SEQ_BADCHAIN);
 	assert_int_equal(st.in_recv, 1);
-	assert_int_equal(st.stop, SEQ_RUNNING);
-	/* The quarantined copy again is a duplicate of what we saw. */
-	assert_int_equal(seq_in_bundle(&st, &bad2, NULL, true),
-	    SEQ_DUPLICATE);
-	assert_int_equal(seq_in_bundle(&st, &good2, NULL, false), SEQ_ACCEPT);
-	/* A held bundle that does not chain is quarantined on promotion. */
-	bad2 = B(3, 4, 9, 0);
-	assert_int_equal(seq_in_promote(&st, &bad2), SEQ_BADCHAIN);
+	assert_int_equal(st.stop, SEQ_STOP_FORK);
+}
+
+static void
+test_seq_chain_checked_against_a_held_successor(void **state)
+{
+	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
+	struct seq_msg m3 = B(3, 3, 2, 0), other2 = B(2, 8, 1, 0);
+
+	(void)state;
+	seq_init(&st);
+	assert_int_equal(in(&st, &R, &l, &m3), SEQ_HOLD);
+	/* 3 names 2 as hash 2: a bundle 2 with hash 8 is not that one. */
+	assert_int_equal(in(&st, &R, &l, &other2), SEQ_BADCHAIN);
+	assert_int_equal(st.stop, SEQ_STOP_FORK);
+}
+
+static void
+test_seq_first_bundle_must_name_no_predecessor(void **state)
+{
+	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
+	struct seq_msg m1 = B(1, 1, 4, 0);
+
+	(void)state;
+	seq_init(&st);
+	assert_int_equal(in(&st, &R, &l, &m1), SEQ_BADCHAIN);
 }
 
 static void
@@ -169,14 +245,15 @@ test_seq_acks_only_move_forward(void **state)
 	seq_init(&st);
 	for (i = 1; i <= 5; i++)
 		seq_out_made(&st, (uint64_t)i, &h, 0);
-	assert_int_equal(seq_on_ack(&st, 3, 0), SEQ_ACK_ADVANCED);
+	assert_int_equal(seq_on_ack(&st, &R, 3, 10), SEQ_ACK_ADVANCED);
 	assert_int_equal(st.out_acked, 3);
-	assert_int_equal(seq_on_ack(&st, 2, 0), SEQ_ACK_STALE);
-	assert_int_equal(seq_on_ack(&st, 3, 0), SEQ_ACK_STALE);
+	/* Older messages (reordered) with lower acks are stale. */
+	assert_int_equal(seq_on_ack(&st, &R, 2, 9), SEQ_ACK_STALE);
+	assert_int_equal(seq_on_ack(&st, &R, 3, 10), SEQ_ACK_STALE);
 	assert_int_equal(st.out_acked, 3);
-	assert_false(seq_out_due(&st, 3, 0, SEQ_NEVER, 0, 10));
-	assert_true(seq_out_due(&st, 4, 0, SEQ_NEVER, 0, 10));
-	assert_int_equal(seq_on_ack(&st, 5, 0), SEQ_ACK_ADVANCED);
+	assert_false(seq_out_due(&st, &R, 3, 0, SEQ_NEVER, 0));
+	assert_true(seq_out_due(&st, &R, 4, 0, SEQ_NEVER, 0));
+	assert_int_equal(seq_on_ack(&st, &R, 5, 11), SEQ_ACK_ADVANCED);
 	assert_int_equal(st.stop, SEQ_RUNNING);
 }
 
@@ -189,52 +266,25 @@ test_seq_ack_above_sent_is_a_restore(void **state)
 	(void)state;
 	seq_init(&st);
 	seq_out_made(&st, 1, &h, 0);
-	assert_int_equal(seq_on_ack(&st, 2, 0), SEQ_ACK_RESTORE);
+	assert_int_equal(seq_on_ack(&st, &R, 2, 1), SEQ_ACK_AHEAD);
 	assert_int_equal(st.stop, SEQ_STOP_RESTORE);
 	assert_int_equal(st.stop_seq, 2);
 }
 
 static void
-test_seq_echo_above_received_is_a_restore(void **state)
-{
-	struct seq_state st;
-	struct seq_msg m1 = B(1, 1, 0, 0);
-
-	(void)state;
-	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
-	assert_int_equal(seq_on_ack(&st, 0, 1), SEQ_ACK_STALE);
-	assert_int_equal(seq_on_ack(&st, 0, 2), SEQ_ACK_RESTORE);
-	assert_int_equal(st.stop, SEQ_STOP_RESTORE);
-}
-
-static void
-test_seq_carried_ack_going_back_is_a_restore(void **state)
+test_seq_newer_lower_ack_is_a_restore(void **state)
 {
 	struct seq_state st;
 	struct seq_hash h = H(1);
-	struct seq_msg m1 = B(1, 1, 0, 3), m2 = B(2, 2, 1, 2);
 	int i;
 
 	(void)state;
 	seq_init(&st);
 	for (i = 1; i <= 3; i++)
 		seq_out_made(&st, (uint64_t)i, &h, 0);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
-	assert_int_equal(seq_in_bundle(&st, &m2, NULL, false), SEQ_RESTORE);
+	assert_int_equal(seq_on_ack(&st, &R, 3, 10), SEQ_ACK_ADVANCED);
+	assert_int_equal(seq_on_ack(&st, &R, 1, 11), SEQ_ACK_BEHIND);
 	assert_int_equal(st.stop, SEQ_STOP_RESTORE);
-}
-
-static void
-test_seq_missing_ledger_below_ack_is_a_fork(void **state)
-{
-	struct seq_state st;
-	struct seq_msg m1 = B(1, 1, 0, 0);
-
-	(void)state;
-	seq_init(&st);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_ACCEPT);
-	assert_int_equal(seq_in_bundle(&st, &m1, NULL, false), SEQ_FORK);
 }
 
 static void
@@ -245,49 +295,51 @@ test_seq_resend_after_the_configured_time(void **state)
 
 	(void)state;
 	seq_init(&st);
-	assert_false(seq_out_due(&st, 1, 0, SEQ_NEVER, 0, 60));
+	assert_false(seq_out_due(&st, &R, 1, 0, SEQ_NEVER, 0));
 	seq_out_made(&st, 1, &h, 0);
-	assert_true(seq_out_due(&st, 1, 0, SEQ_NEVER, 0, 60));
-	assert_false(seq_out_due(&st, 1, 1, 100, 159, 60));
-	assert_true(seq_out_due(&st, 1, 1, 100, 160, 60));
-	seq_on_ack(&st, 1, 0);
-	assert_false(seq_out_due(&st, 1, 1, 100, 1000, 60));
+	assert_true(seq_out_due(&st, &R, 1, 0, SEQ_NEVER, 0));
+	assert_false(seq_out_due(&st, &R, 1, 1, 100, 159));
+	assert_true(seq_out_due(&st, &R, 1, 1, 100, 160));
+	seq_on_ack(&st, &R, 1, 1);
+	assert_false(seq_out_due(&st, &R, 1, 1, 100, 1000));
 }
 
 static void
 test_seq_ack_rides_on_bundles_and_idle_falls_silent(void **state)
 {
 	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
 	struct seq_msg m1 = B(1, 1, 0, 0), m2 = B(2, 2, 1, 0), out;
 	struct seq_hash h = H(5);
 
 	(void)state;
 	seq_init(&st);
-	assert_false(seq_ack_due(&st, 0, 10, false));
-	seq_in_bundle(&st, &m1, NULL, false);
+	assert_false(seq_ack_due(&st, &R, 0, false));
+	in(&st, &R, &l, &m1);
 	/* A new bundle goes out: it carries the ack. */
-	assert_false(seq_ack_due(&st, 0, 10, true));
-	seq_out_made(&st, 1, &h, st.in_recv);
-	assert_false(seq_ack_due(&st, 0, 10, false));
-	seq_in_bundle(&st, &m2, NULL, false);
-	assert_true(seq_ack_due(&st, 1, 10, false));
+	seq_out_made(&st, 1, &h, 0);
+	assert_false(seq_ack_due(&st, &R, 0, false));
+	in(&st, &R, &l, &m2);
+	assert_true(seq_ack_due(&st, &R, 1, false));
 	seq_ack_sent(&st, 1);
-	seq_ack_msg(&st, &out);
+	seq_ack_msg(&st, 1, &out);
 	assert_false(out.bundle);
 	assert_int_equal(out.ack, 2);
+	assert_int_equal(out.time, 1);
 	/* Nothing new: silent for ever. */
-	assert_false(seq_ack_due(&st, 1000000, 10, false));
+	assert_false(seq_ack_due(&st, &R, 1000000, false));
 }
 
 static void
 test_seq_applied_follows_received(void **state)
 {
 	struct seq_state st;
+	struct led l = { { false }, { { 0 } } };
 	struct seq_msg m1 = B(1, 1, 0, 0);
 
 	(void)state;
 	seq_init(&st);
-	seq_in_bundle(&st, &m1, NULL, false);
+	in(&st, &R, &l, &m1);
 	seq_in_applied(&st, 1);
 	assert_int_equal(st.in_applied, 1);
 }
@@ -323,18 +375,20 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seq_out_assigns_one_after_another),
-		cmocka_unit_test(test_seq_accepts_in_order_and_checks_chain),
+		cmocka_unit_test(test_seq_accepts_in_order),
 		cmocka_unit_test(
 		    test_seq_duplicate_same_hash_is_dropped_and_reacked),
 		cmocka_unit_test(test_seq_same_seq_other_hash_is_a_fork),
 		cmocka_unit_test(test_seq_fork_of_a_held_bundle),
 		cmocka_unit_test(test_seq_gap_holds_until_filled),
-		cmocka_unit_test(test_seq_chain_mismatch_is_quarantined),
+		cmocka_unit_test(test_seq_chain_mismatch_stops_the_connection),
+		cmocka_unit_test(
+		    test_seq_chain_checked_against_a_held_successor),
+		cmocka_unit_test(
+		    test_seq_first_bundle_must_name_no_predecessor),
 		cmocka_unit_test(test_seq_acks_only_move_forward),
 		cmocka_unit_test(test_seq_ack_above_sent_is_a_restore),
-		cmocka_unit_test(test_seq_echo_above_received_is_a_restore),
-		cmocka_unit_test(test_seq_carried_ack_going_back_is_a_restore),
-		cmocka_unit_test(test_seq_missing_ledger_below_ack_is_a_fork),
+		cmocka_unit_test(test_seq_newer_lower_ack_is_a_restore),
 		cmocka_unit_test(test_seq_resend_after_the_configured_time),
 		cmocka_unit_test(
 		    test_seq_ack_rides_on_bundles_and_idle_falls_silent),
@@ -343,5 +397,5 @@ main(void)
 		cmocka_unit_test(test_seq_hash_hex_round_trip),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup_rules, NULL);
 }

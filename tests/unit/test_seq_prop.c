@@ -105,55 +105,59 @@ chan_send(struct world *w, int to, const struct seq_msg *m)
 	}
 }
 
+static struct seq_rules R;
+
 static void
 receive_bundle(struct site *x, const struct seq_msg *m)
 {
-	const struct seq_hash *known = NULL;
+	struct seq_ledger l;
 	enum seq_verdict v;
-	bool seen;
+	uint64_t n = m->seq;
 
-	assert_true(m->seq <= MAXB);
-	if (x->in[m->seq].state != IN_NONE)
-		known = &x->in[m->seq].m.hash;
-	seen = (known != NULL && seq_hash_eq(known, &m->hash)) ||
-	    (x->in[m->seq].quar && seq_hash_eq(&x->in[m->seq].qhash,
-	    &m->hash));
-	v = seq_in_bundle(&x->st, m, known, seen);
+	assert_true(n + 1 <= MAXB);
+	memset(&l, 0, sizeof(l));
+	l.have = x->in[n].state != IN_NONE;
+	l.hash = x->in[n].m.hash;
+	l.seen = (l.have && seq_hash_eq(&l.hash, &m->hash)) ||
+	    (x->in[n].quar && seq_hash_eq(&x->in[n].qhash, &m->hash));
+	l.have_before = n > 1 && x->in[n - 1].state != IN_NONE;
+	l.before = x->in[n - 1].m.hash;
+	l.have_after = x->in[n + 1].state != IN_NONE;
+	l.after_prev = x->in[n + 1].m.prev;
+	v = seq_in_bundle(&x->st, &R, m, &l);
 	switch (v) {
 	case SEQ_ACCEPT:
-		x->in[m->seq].state = IN_RECEIVED;
-		x->in[m->seq].m = *m;
-		break;
 	case SEQ_HOLD:
-		x->in[m->seq].state = IN_HELD;
-		x->in[m->seq].m = *m;
+		x->in[n].state = v == SEQ_ACCEPT ? IN_RECEIVED : IN_HELD;
+		x->in[n].m = *m;
 		break;
+	case SEQ_FORK:
 	case SEQ_BADCHAIN:
-		x->in[m->seq].quar = true;
-		x->in[m->seq].qhash = m->hash;
+		x->in[n].quar = true;
+		x->in[n].qhash = m->hash;
 		break;
 	default:
 		break;
 	}
-	if (v != SEQ_STOPPED)
-		seq_on_ack(&x->st, m->ack, m->echo);
 	/* Held bundles that now follow the received ack. */
-	while (x->st.stop == SEQ_RUNNING && x->st.in_recv < MAXB &&
+	while (v == SEQ_ACCEPT && x->st.in_recv < MAXB &&
 	    x->in[x->st.in_recv + 1].state == IN_HELD) {
-		uint64_t n = x->st.in_recv + 1;
-
-		v = seq_in_promote(&x->st, &x->in[n].m);
-		if (v == SEQ_ACCEPT) {
-			x->in[n].state = IN_RECEIVED;
-		} else {
-			if (v == SEQ_BADCHAIN) {
-				x->in[n].quar = true;
-				x->in[n].qhash = x->in[n].m.hash;
-			}
-			x->in[n].state = IN_NONE;
-			break;
-		}
+		x->in[x->st.in_recv + 1].state = IN_RECEIVED;
+		seq_in_advance(&x->st, &x->in[x->st.in_recv + 1].m.hash);
 	}
+	if (v == SEQ_ACCEPT || v == SEQ_HOLD || v == SEQ_DUPLICATE)
+		seq_on_ack(&x->st, &R, m->ack, m->time);
+}
+
+static bool
+has_gap(const struct site *x)
+{
+	uint64_t n;
+
+	for (n = x->st.in_recv + 1; n <= MAXB; n++)
+		if (x->in[n].state == IN_HELD)
+			return true;
+	return false;
 }
 
 /* One run of site i: receive what arrived, apply, make, send. */
@@ -175,7 +179,7 @@ run(struct world *w, int i, bool make)
 		if (m.bundle)
 			receive_bundle(x, &m);
 		else
-			seq_on_ack(&x->st, m.ack, m.echo);
+			seq_on_ack(&x->st, &R, m.ack, m.time);
 	}
 	while (x->st.stop == SEQ_RUNNING &&
 	    x->st.in_applied < x->st.in_recv) {
@@ -190,7 +194,7 @@ run(struct world *w, int i, bool make)
 	}
 	if (x->st.stop != SEQ_RUNNING)
 		return;
-	if (make && x->st.out_sent < MAXB) {
+	if (make && x->st.out_sent < MAXB - 1) {
 		memset(&m, 0, sizeof(m));
 		m.bundle = true;
 		m.seq = seq_out_next(&x->st);
@@ -201,22 +205,22 @@ run(struct world *w, int i, bool make)
 			memcpy(m.hash.b + k, &v, 8);
 		}
 		m.ack = x->st.in_recv;
-		m.echo = x->st.out_acked;
+		m.time = w->now;
 		x->out[m.seq].m = m;
 		x->out[m.seq].sends = 0;
 		x->out[m.seq].last = SEQ_NEVER;
-		seq_out_made(&x->st, m.seq, &m.hash, m.ack);
+		seq_out_made(&x->st, m.seq, &m.hash, w->now);
 	}
 	for (n = x->st.out_acked + 1; n <= x->st.out_sent; n++) {
-		if (!seq_out_due(&x->st, n, x->out[n].sends, x->out[n].last,
-		    w->now, RESEND))
+		if (!seq_out_due(&x->st, &R, n, x->out[n].sends,
+		    x->out[n].last, w->now))
 			continue;
 		chan_send(w, 1 - i, &x->out[n].m);
 		x->out[n].sends++;
 		x->out[n].last = w->now;
 	}
-	if (seq_ack_due(&x->st, w->now, INTERVAL, make)) {
-		seq_ack_msg(&x->st, &m);
+	if (seq_ack_due(&x->st, &R, w->now, has_gap(x))) {
+		seq_ack_msg(&x->st, w->now, &m);
 		chan_send(w, 1 - i, &m);
 		seq_ack_sent(&x->st, w->now);
 	}
@@ -362,6 +366,9 @@ test_seq_random_channel_delivers_exactly_once_and_falls_silent(void **state)
 	int seed, n = nseeds();
 
 	(void)state;
+	seq_rules_default(&R);
+	R.resend_after = RESEND;
+	R.ack_interval = INTERVAL;
 	for (seed = 1; seed <= n; seed++)
 		run_seed((uint64_t)seed);
 	fprintf(stderr, "seq property: %d seeds, %ld steps, %ld bundles, "
@@ -374,6 +381,9 @@ test_seq_restore_of_either_side_is_detected(void **state)
 	int seed, n = nseeds();
 
 	(void)state;
+	seq_rules_default(&R);
+	R.resend_after = RESEND;
+	R.ack_interval = INTERVAL;
 	for (seed = 1; seed <= n; seed++)
 		run_restore_seed((uint64_t)seed);
 	fprintf(stderr, "seq restore: %ld restores, %ld detected\n",

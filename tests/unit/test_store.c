@@ -225,16 +225,24 @@ test_store_chan_state_round_trip(void **state)
 
 	assert_int_equal(store_chan_load(f->s, f->conn, &a, &err), 0);
 	assert_int_equal(a.out_sent, 0);
-	assert_true(a.ack_at == SEQ_NEVER);
+	assert_true(a.ctl_at == SEQ_NEVER);
+	assert_true(a.told_at == SEQ_NEVER);
+	assert_true(a.out_ack_time == SEQ_NEVER);
+	/* Saved and loaded as it was, the never-times included. */
+	assert_int_equal(store_chan_save(f->s, f->conn, &a, &err), 0);
+	assert_int_equal(store_chan_load(f->s, f->conn, &b, &err), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
 	a.out_sent = 5;
 	a.out_hash = H(1);
 	a.out_acked = 3;
+	a.out_ack_time = 77;
 	a.in_recv = 9;
 	a.in_hash = H(2);
 	a.in_applied = 8;
-	a.in_carried = 4;
+	a.ack_owed = true;
 	a.ack_told = 7;
-	a.ack_at = 1234;
+	a.told_at = 1200;
+	a.ctl_at = 1234;
 	a.stop = SEQ_STOP_FORK;
 	a.stop_seq = 6;
 	assert_int_equal(store_chan_save(f->s, f->conn, &a, &err), 0);
@@ -242,6 +250,26 @@ test_store_chan_state_round_trip(void **state)
 	assert_memory_equal(&a, &b, sizeof(a));
 	/* A foreign key: no state for a connection that does not exist. */
 	assert_int_equal(store_chan_save(f->s, 999, &a, &err), FERRY_EIO);
+}
+
+static void
+test_store_chan_remembers_the_last_control_message(void **state)
+{
+	struct fx *f = *state;
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct seq_state a;
+	char *name;
+
+	seq_init(&a);
+	assert_int_equal(store_chan_save(f->s, f->conn, &a, &err), 0);
+	assert_int_equal(store_chan_ctl_get(f->s, f->conn, &name, &err), 0);
+	assert_null(name);
+	assert_int_equal(store_chan_ctl_set(f->s, f->conn, "ctl-1", &err), 0);
+	/* Saving the state keeps it. */
+	assert_int_equal(store_chan_save(f->s, f->conn, &a, &err), 0);
+	assert_int_equal(store_chan_ctl_get(f->s, f->conn, &name, &err), 0);
+	assert_string_equal(name, "ctl-1");
+	free(name);
 }
 
 static void
@@ -314,7 +342,7 @@ M(uint64_t seq, int h)
 	m.hash = H(h);
 	m.prev = H(h - 1);
 	m.ack = 4;
-	m.echo = 5;
+	m.time = 5;
 	return m;
 }
 
@@ -327,7 +355,7 @@ test_store_incoming_accessors(void **state)
 	struct seq_hash known;
 	struct store_in r, *v;
 	bool have, seen, yes;
-	int64_t id1, id2;
+	int64_t id1, id2, cnt;
 	size_t n;
 
 	assert_int_equal(store_in_add(f->s, f->conn, &m1, STORE_IN_RECEIVED,
@@ -362,7 +390,7 @@ test_store_incoming_accessors(void **state)
 	assert_int_equal(r.state, STORE_IN_HELD);
 	assert_true(seq_hash_eq(&r.prev, &m2.prev));
 	assert_int_equal(r.ack, 4);
-	assert_int_equal(r.echo, 5);
+	assert_int_equal(r.time, 5);
 	assert_string_equal(r.file, "in2");
 	store_in_release(&r);
 
@@ -375,6 +403,12 @@ test_store_incoming_accessors(void **state)
 	assert_null(r.file);
 	store_in_release(&r);
 
+	assert_int_equal(store_in_count(f->s, f->conn, STORE_IN_HELD, 1, &cnt,
+	    &err), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(store_in_count(f->s, f->conn, STORE_IN_HELD, 2, &cnt,
+	    &err), 0);
+	assert_int_equal(cnt, 0);
 	assert_int_equal(store_in_list(f->s, f->conn, STORE_IN_QUARANTINED,
 	    &v, &n, &err), 0);
 	assert_int_equal(n, 1);
@@ -552,6 +586,9 @@ main(void)
 		    test_store_conn_add_get_state_and_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_chan_state_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_chan_remembers_the_last_control_message, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_outgoing_accessors,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_incoming_accessors,
