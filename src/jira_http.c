@@ -485,9 +485,12 @@ run_chain(struct jira *j, struct xfer *x, const char *url0, long remaining,
 			    jira_mono_ms() - t0);
 		{
 			curl_off_t dl = 0, ul = 0;
+			long nc = 0;
 
 			curl_easy_getinfo(j->curl, CURLINFO_SIZE_DOWNLOAD_T, &dl);
 			curl_easy_getinfo(j->curl, CURLINFO_SIZE_UPLOAD_T, &ul);
+			curl_easy_getinfo(j->curl, CURLINFO_NUM_CONNECTS, &nc);
+			j->stats.connects += (int)nc;
 			j->stats.bytes_in += dl;
 			j->stats.bytes_out += ul;
 		}

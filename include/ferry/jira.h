@@ -404,6 +404,7 @@ int jira_call(struct jira *j, const char *method, const char *path,
 /* Counters since jira_new(), for tests and -v. */
 struct jira_stats {
 	int	requests;	/* requests sent, retries included */
+	int	connects;	/* new connections: 1 while keep-alive holds */
 	int	retries;
 	int64_t	bytes_in, bytes_out;
 };

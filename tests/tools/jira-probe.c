@@ -595,8 +595,9 @@ main(int argc, char **argv)
 			i++;	/* the "+" */
 	}
 	jira_get_stats(pr.j, &st);
-	line = json_pack("{s:{s:i, s:i, s:I, s:I}, s:i}", "stats", "requests",
-	    st.requests, "retries", st.retries, "bytesIn",
+	line = json_pack("{s:{s:i, s:i, s:i, s:I, s:I}, s:i}", "stats",
+	    "requests", st.requests, "connects", st.connects, "retries",
+	    st.retries, "bytesIn",
 	    (json_int_t)st.bytes_in, "bytesOut", (json_int_t)st.bytes_out,
 	    "vmhwm_kb", (int)vmhwm_kb());
 	s = json_dumps(line, JSON_COMPACT);
