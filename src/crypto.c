@@ -199,6 +199,33 @@ crypto_site_key(struct crypto *c, char fpr[CRYPTO_FPR_MAX],
 }
 
 int
+crypto_only_peer(struct crypto *c, char fpr[CRYPTO_FPR_MAX],
+    struct ferry_err *err)
+{
+	char site[CRYPTO_FPR_MAX] = "";
+	gpgme_key_t key;
+	gpgme_error_t e;
+	int n = 0, nsec, rc;
+
+	if ((rc = secret_keys(c, site, &nsec, err)) < 0)
+		return rc;
+	if ((e = gpgme_op_keylist_start(c->ctx, NULL, 0)) != 0)
+		return gpg_fail(err, FERRY_ERR, e, "cannot list keys");
+	while (gpgme_op_keylist_next(c->ctx, &key) == 0) {
+		if (key->fpr != NULL && strcasecmp(key->fpr, site) != 0 &&
+		    n++ == 0)
+			snprintf(fpr, CRYPTO_FPR_MAX, "%s", key->fpr);
+		gpgme_key_unref(key);
+	}
+	gpgme_op_keylist_end(c->ctx);
+	if (n != 1)
+		return ferry_err_set(err, n == 0 ? FERRY_ENOTFOUND : FERRY_ERR,
+		    "the keyring '%s' holds %d peer keys, not one; name the "
+		    "peer with --peer FPR or --peer-key FILE", c->home, n);
+	return 0;
+}
+
+int
 crypto_keygen(struct crypto *c, const char *uid, enum crypto_algo algo,
     uint32_t expiry_days, char fpr[CRYPTO_FPR_MAX], struct ferry_err *err)
 {

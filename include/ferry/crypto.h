@@ -100,6 +100,14 @@ int crypto_keygen(struct crypto *c, const char *uid, enum crypto_algo algo,
 int crypto_site_key(struct crypto *c, char fpr[CRYPTO_FPR_MAX],
     struct ferry_err *err);
 
+/*
+ * The one public key in the keyring besides the site key (the peer, when
+ * a site has one connection).  FERRY_ENOTFOUND if there is none,
+ * FERRY_ERR if there are several.
+ */
+int crypto_only_peer(struct crypto *c, char fpr[CRYPTO_FPR_MAX],
+    struct ferry_err *err);
+
 /* What one key looks like, for `ferry init` and `ferry check`. */
 struct crypto_keyinfo {
 	char		 fpr[CRYPTO_FPR_MAX];
