@@ -35,7 +35,7 @@ def one(args):
         w = sq.SeqWorld(rules.copy()).run(evs)
         n = sq.settle(w)
         v = seq_properties(w, n)
-        return seed, len(evs), n or 0, v, False
+        return seed, len(evs), w.chan.sent_count, v, False
     v, w = model.check(evs, rules)
     restored = bool(w.restores)
     detected = any(w.fs[s].ep.stopped for s in "AB")

@@ -47,6 +47,7 @@ class Rules:
         self.lookup_stamp = True      # creates look their stamp up first (exactly once)
         self.journal = True           # ops marked done are not applied again
         self.detect_jira_restore = True
+        self.detect_state_restore = True  # finding F4: journal vs historyMetadata
         self.park_moved = True        # ops for a moved twin are parked
         for k, v in kw.items():
             if not hasattr(self, k):
