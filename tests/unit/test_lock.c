@@ -137,6 +137,49 @@ test_lock_local_state_dir_is_not_network(void **state)
 	    FERRY_EIO);
 }
 
+/*
+ * A FUSE file system that reaches another machine (sshfs), played by
+ * fusefat with its subtype set: the kernel and mountinfo see what sshfs
+ * would show.  Skipped where FUSE cannot be mounted.
+ */
+static void
+test_lock_refuses_a_network_file_system_unless_forced(void **state)
+{
+	const char *dir = *state;
+	struct ferry_err err = FERRY_ERR_INIT;
+	char *img = file_join(dir, "img"), *mnt = file_join(dir, "m"), *cmd;
+	struct lock *l = NULL;
+	const char *name;
+	bool net = false;
+	int rc;
+
+	assert_int_equal(file_mkdirs(mnt, 0700, &err), 0);
+	cmd = xasprintf("truncate -s 4M '%s' && mkfs.vfat '%s' >/dev/null "
+	    "2>&1 && fusefat -o rw+,subtype=sshfs '%s' '%s' >/dev/null 2>&1",
+	    img, img, img, mnt);
+	rc = system(cmd);
+	free(cmd);
+	if (rc != 0) {
+		free(img);
+		free(mnt);
+		skip();
+	}
+	assert_int_equal(lock_network_fs(mnt, &net, &name, &err), 0);
+	assert_true(net);
+	assert_string_equal(name, "fuse.sshfs");
+	assert_int_equal(lock_acquire(mnt, false, &l, NULL, &err),
+	    FERRY_ECONFIG);
+	assert_non_null(strstr(err.msg, "network file system (fuse.sshfs)"));
+	assert_non_null(strstr(err.msg, "allow_network_fs"));
+	assert_int_equal(lock_acquire(mnt, true, &l, NULL, &err), 0);
+	lock_release(l);
+	cmd = xasprintf("fusermount -u '%s'", mnt);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(img);
+	free(mnt);
+}
+
 int
 main(void)
 {
@@ -155,6 +198,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_lock_local_state_dir_is_not_network, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lock_refuses_a_network_file_system_unless_forced,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
