@@ -80,6 +80,13 @@ jira_new(const struct jira_opts *o, struct jira **out, struct ferry_err *err)
 	int rc = FERRY_ECONFIG;
 
 	*out = NULL;
+	if (o->url != NULL && strchr(o->url, '@') != NULL) {
+		/* Not echoed: it may hold a password. */
+		ferry_err_set(err, FERRY_ECONFIG, "the Jira URL must not "
+		    "carry credentials (user@ or user:password@): give them "
+		    "as user and secret");
+		goto out;
+	}
 	if (o->url == NULL || !jira_url_origin(o->url, &origin)) {
 		ferry_err_set(err, FERRY_ECONFIG, "Jira URL '%s' is not "
 		    "http(s)://host[:port][/path]", o->url ? o->url : "");

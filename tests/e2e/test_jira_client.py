@@ -14,8 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import PATS, TOOLS
-
+# Not imported from conftest: with tests/emu in the same pytest run, "conftest" may be
+# the emulator's own.
+SRCDIR = os.environ.get("FERRY_SRCDIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOLS = os.environ.get("FERRY_TOOLS") or os.path.join(SRCDIR, "build", "tools")
+PATS = {"ferry": "ferry-pat", "admin": "admin-pat"}
 PROBE = os.path.join(TOOLS, "jira-probe")
 FAST = ["--timeout-ms", "1500", "--connect-ms", "1000", "--budget-ms", "15000",
         "--attempts", "4", "--backoff-ms", "20", "--backoff-max-ms", "100"]
@@ -71,6 +75,8 @@ def probe(emu, *cmds, user="ferry", secret=None, bearer=None, opts=(), verbose=F
         args += [str(x) for x in c]
     t0 = time.monotonic()
     p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
+    # A sanitizer build (FERRY_TOOLS=build-asan/tools) reports here.
+    assert "Sanitizer" not in p.stderr and "runtime error:" not in p.stderr, p.stderr
     return Run(p, time.monotonic() - t0)
 
 

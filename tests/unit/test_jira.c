@@ -319,6 +319,9 @@ test_jira_new_rejects_bad_urls_and_missing_credentials(void **state)
 	assert_null(j);
 	o.url = "https://jira/x?y=1";
 	assert_int_equal(jira_new(&o, &j, &err), FERRY_ECONFIG);
+	o.url = "https://ferry:hunter2@jira.example.com/";
+	assert_int_equal(jira_new(&o, &j, &err), FERRY_ECONFIG);
+	assert_null(strstr(err.msg, "hunter2"));
 	o.url = "https://jira.example.com/jira/";
 	o.creds.user = NULL;
 	assert_int_equal(jira_new(&o, &j, &err), FERRY_ECONFIG);
