@@ -126,7 +126,7 @@ out:
 
 int
 jira_attachment_download(struct jira *j, const char *attachment_id,
-    const char *curl_, int fd, int64_t *size, struct ferry_err *err)
+    const char *url_in, int fd, int64_t *size, struct ferry_err *err)
 {
 	struct buf url = BUF_INIT(JIRA_URL_MAX);
 	struct jira_req rq = JIRA_REQ_INIT;
@@ -138,7 +138,7 @@ jira_attachment_download(struct jira *j, const char *attachment_id,
 		*size = 0;
 	snprintf(what, sizeof(what), "download attachment '%.40s'",
 	    attachment_id);
-	if ((rc = content_url(j, attachment_id, curl_, &url, err)) < 0)
+	if ((rc = content_url(j, attachment_id, url_in, &url, err)) < 0)
 		goto out;
 	rq.url = url.data;
 	rq.sink_fd = fd;
@@ -157,7 +157,7 @@ out:
 
 int
 jira_attachment_download_path(struct jira *j, const char *attachment_id,
-    const char *curl_, const char *path, int64_t *size,
+    const char *url_in, const char *path, int64_t *size,
     struct ferry_err *err)
 {
 	struct file_atomic fa = FILE_ATOMIC_INIT;
@@ -167,7 +167,7 @@ jira_attachment_download_path(struct jira *j, const char *attachment_id,
 	if ((rc = file_atomic_open(&fa, dirname(d), basename(b), 0600,
 	    err)) < 0)
 		goto out;
-	if ((rc = jira_attachment_download(j, attachment_id, curl_, fa.fd,
+	if ((rc = jira_attachment_download(j, attachment_id, url_in, fa.fd,
 	    size, err)) < 0)
 		goto out;
 	rc = file_atomic_commit(&fa, err);

@@ -425,18 +425,25 @@ xfer_reset(struct xfer *x)
 	x->denied[0] = x->ctype[0] = '\0';
 }
 
-/* The path and query of url, escaped, for log lines and messages. */
+/*
+ * The path and query of url, escaped, for log lines.  The query of a
+ * redirect's target is left out: it may carry a signed token (Cloud's
+ * media URLs do); the client's own queries carry none.
+ */
 static void
-url_for_log(const char *url, const char *base, struct buf *out)
+url_for_log(const char *url, const char *base, bool query, struct buf *out)
 {
-	size_t bl = strlen(base);
+	size_t bl = strlen(base), n;
 	const char *p = url;
 
-	if (strncmp(url, base, bl) == 0)
+	if (strncmp(url, base, bl) == 0 && (url[bl] == '/' || url[bl] == '\0'))
 		p = url + bl;
-	buf_add_escaped(out, p, strlen(p) > 300 ? 300 : strlen(p));
-	if (strlen(p) > 300)
+	n = query ? strlen(p) : strcspn(p, "?#");
+	buf_add_escaped(out, p, n > 300 ? 300 : n);
+	if (n > 300)
 		buf_addstr(out, "...");
+	else if (p[n] == '?')
+		buf_addstr(out, "?...");
 }
 
 static bool
@@ -481,7 +488,7 @@ run_chain(struct jira *j, struct xfer *x, const char *url0, long remaining,
 		*status = 0;
 		curl_easy_getinfo(j->curl, CURLINFO_RESPONSE_CODE, status);
 		buf_reset(&log);
-		url_for_log(url.data, j->base, &log);
+		url_for_log(url.data, j->base, hops == 0, &log);
 		if (cc == CURLE_OK)
 			log_debug("jira: %s %s -> %ld (%" PRId64 " ms)%s",
 			    x->rq->method, log.data, *status,
@@ -867,8 +874,6 @@ jira_http(struct jira *j, const struct jira_req *rq, struct jira_resp *rs,
 		sleep_ms(wait);
 	}
 	if (oc == OUT_OK) {
-		if (rq->gone_ok && attempt > 1 && status == 404)
-			status = 204;
 		rs->streamed = x.written;
 		rc = 0;
 		goto out;

@@ -633,6 +633,7 @@ def test_download_redirect_to_another_host_carries_no_credentials(tmp_path):
         assert ua.startswith("ferry/")
         assert "gzip" in seen_jira[0][1].get("Accept-Encoding", "")
         assert "s3cret-pw" not in r.stderr and "(no credentials)" in r.stderr
+        assert "GET http://localhost:%d/blob/1 -> 200" % other.server_address[1] in r.stderr
     finally:
         jira.shutdown()
         other.shutdown()
@@ -664,6 +665,21 @@ def test_one_connection_is_kept_alive_across_requests(emu):
               ["search", "project = DEMO"])
     assert all(c["ok"] for c in r.cmds)
     assert r.stats["requests"] >= 6 and r.stats["connects"] == 1
+
+
+def test_cloud_download_follows_the_media_redirect_and_logs_no_token(emulator_shared, tmp_path):
+    e = emulator_shared("cloud")
+    e.reset()
+    k = probe(e, ["create", J(create_body("media"))]).result["key"]
+    p = tmp_path / "m"
+    p.write_bytes(b"media bytes")
+    a = probe(e, ["upload", k, "%s=m.txt" % p]).result[0]
+    e.clear_counts()
+    r = probe(e, ["download", a["id"], str(tmp_path / "out")], verbose=True)
+    assert r.result["size"] == 11 and (tmp_path / "out").read_bytes() == b"media bytes"
+    assert calls(e) == {"GET /rest/api/3/attachment/content/{aid}": 1,
+                        "GET /media/file/{aid}/binary": 1}
+    assert "-> 303" in r.stderr and "token=" not in r.stderr
 
 
 # ======================================================================== faults
