@@ -308,6 +308,22 @@ def test_search_reads_selected_fields_and_changelog(emu):
     assert any(i["field"] == "summary" and i["toString"] == "after" for i in items)
 
 
+def test_an_in_doubt_create_is_found_by_its_stamp(emu):
+    """What apply does after FERRY_EINDOUBT: search a bounded window, read the stamp
+    inline (a property, not JQL: property JQL needs an app's index)."""
+    emu.fault(route="/rest/api/2/issue", method="POST", kind="drop", after=True)
+    body = create_body("stamped")
+    body["properties"] = [{"key": "ferry.op", "value": {"op": "alpha-42"}}]
+    r = probe(emu, ["create", J(body)])
+    assert r.one["code"] == "in-doubt"
+    found = probe(emu, ["search", "project = DEMO AND updated >= -10m", "--properties",
+                        "ferry.op", "--fields", "summary", "--full"]).result["items"]
+    stamped = [i for i in found if (i.get("properties") or {}).get("ferry.op") ==
+               {"op": "alpha-42"}]
+    assert len(stamped) == 1 and stamped[0]["fields"]["summary"] == "stamped"
+    assert calls(emu, "POST /rest/api/2/issue") == {"POST /rest/api/2/issue": 1}
+
+
 def test_cloud_search_lag_is_bridged_by_reconcile_ids(emulator_shared):
     e = emulator_shared("cloud")
     e.reset()
