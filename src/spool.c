@@ -189,6 +189,7 @@ struct spool {
 	struct transport t;	/* first: a struct transport * is a spool */
 	char		*outbox;
 	char		*inbox;
+	char		*local_dir;
 	bool		 require_mount;
 	uint64_t	 max_file;
 };
@@ -273,7 +274,7 @@ static int
 check_dir(struct spool *sp, const char *dir, bool writing,
     struct ferry_err *err)
 {
-	struct stat st, pst;
+	struct stat st, pst, lst;
 	struct statvfs vfs;
 	char *parent;
 	bool unmounted;
@@ -285,9 +286,18 @@ check_dir(struct spool *sp, const char *dir, bool writing,
 		return ferry_err_set(err, FERRY_ECONFIG,
 		    "spool folder '%s' is not a folder", dir);
 	if (sp->require_mount) {
+		/*
+		 * A mount point with nothing mounted is an empty folder on
+		 * its parent's file system.  An empty folder inside a
+		 * mounted medium (/media/usb/ferry on a fresh stick) is on
+		 * its parent's file system too, but not on the state
+		 * directory's: the medium is there.
+		 */
 		parent = parent_of(dir);
 		unmounted = stat(parent, &pst) == 0 &&
-		    pst.st_dev == st.st_dev && dir_is_empty(dir);
+		    pst.st_dev == st.st_dev && dir_is_empty(dir) &&
+		    (sp->local_dir == NULL || (stat(sp->local_dir, &lst) ==
+		    0 && lst.st_dev == st.st_dev));
 		free(parent);
 		if (unmounted)
 			return ferry_err_set(err, FERRY_EUNAVAIL,
@@ -602,6 +612,7 @@ spool_close(struct transport *t)
 
 	free(sp->outbox);
 	free(sp->inbox);
+	free(sp->local_dir);
 	free(t->conn);
 	free(t->self);
 	free(t->peer);
@@ -634,6 +645,8 @@ spool_open(const struct spool_config *cfg, const char *conn,
 	sp->t.peer = xstrdup(peer);
 	sp->outbox = xstrdup(cfg->outbox);
 	sp->inbox = xstrdup(cfg->inbox);
+	sp->local_dir = cfg->local_dir != NULL ? xstrdup(cfg->local_dir) :
+	    NULL;
 	sp->require_mount = cfg->require_mount;
 	sp->max_file = cfg->max_file;
 	*out = &sp->t;

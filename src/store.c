@@ -816,9 +816,10 @@ int
 store_out_list_acked(struct store *s, int64_t conn, struct store_out **v,
     size_t *n, struct ferry_err *err)
 {
+	/* One parameter: the second argument is not bound. */
 	return out_query(s, v, n, err, "SELECT " OUT_COLS " FROM outgoing "
 	    "WHERE conn = ? AND acked IS NOT NULL AND file IS NOT NULL "
-	    "AND ? = 0 ORDER BY seq", "iu", conn, (uint64_t)0);
+	    "ORDER BY seq", "i", conn, 0);
 }
 
 int

@@ -119,7 +119,12 @@ struct spool_config {
 	const char	*outbox;	/* folder written to */
 	const char	*inbox;		/* folder read from (may be outbox) */
 	bool		 require_mount;	/* an empty folder on its parent's
-					   file system is "not mounted" */
+					   file system (and on local_dir's)
+					   is "not mounted" */
+	const char	*local_dir;	/* the state directory, or NULL: a
+					   medium is never on its file
+					   system, so an empty folder on
+					   another one is a mounted medium */
 	uint64_t	 max_file;	/* 0: the file system's own limit */
 };
 /* Ids are copied; cfg's strings too.  FERRY_ERR for a bad id. */

@@ -108,6 +108,16 @@ def test_read_only_remount_mid_run_keeps_the_bundle(tmp_path, medium):
     assert_converged(pair)
 
 
+def test_empty_folder_on_a_fresh_medium_is_used(tmp_path, medium):
+    mp, how = medium
+    pair = Pair(tmp_path / "sites", spool=spool_of(mp))
+    assert os.listdir(pair.spool) == []
+    _, out, _ = pair.run("a", "--require-mount", make=1)
+    assert out["sent"] == 1
+    _, out, _ = pair.run("b", "--require-mount")
+    assert out["applied"] == 1
+
+
 def test_unmounted_medium_is_unavailable(tmp_path, medium):
     mp, how = medium
     pair = Pair(tmp_path / "sites", spool=mp)

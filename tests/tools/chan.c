@@ -404,6 +404,7 @@ cmd_run(const char *dir, const struct opts *o, struct ferry_err *err)
 	scfg.outbox = o->outbox;
 	scfg.inbox = o->inbox;
 	scfg.require_mount = o->require_mount;
+	scfg.local_dir = dir;
 	scfg.max_file = o->max_file;
 	if ((rc = spool_open(&scfg, s.conn_id, s.site_id, s.peer, &t,
 	    err)) < 0)
@@ -575,7 +576,7 @@ out:
 static int
 cmd_put(int argc, char **argv, struct ferry_err *err)
 {
-	struct spool_config cfg = { NULL, NULL, false, 0 };
+	struct spool_config cfg = { NULL, NULL, false, NULL, 0 };
 	struct transport *t = NULL;
 	struct stat st;
 	int rc;

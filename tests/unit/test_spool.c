@@ -20,7 +20,7 @@ setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
 	struct ferry_err err = FERRY_ERR_INIT;
-	struct spool_config cfg = { NULL, NULL, false, 0 };
+	struct spool_config cfg = { NULL, NULL, false, NULL, 0 };
 
 	f->dir = tu_mkdtemp();
 	f->local = tu_mkdtemp();
@@ -213,7 +213,7 @@ test_spool_missing_folder_is_unavailable(void **state)
 	struct fx *f = *state;
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct spool_config cfg = { "/nonexistent/ferry", "/nonexistent/ferry",
-	    false, 0 };
+	    false, NULL, 0 };
 	struct transport *t;
 	struct transport_file *v;
 	char *path = file_join(f->local, "x");
@@ -236,7 +236,7 @@ test_spool_empty_mount_point_is_not_mounted(void **state)
 {
 	struct fx *f = *state;
 	struct ferry_err err = FERRY_ERR_INIT;
-	struct spool_config cfg = { NULL, NULL, true, 0 };
+	struct spool_config cfg = { NULL, NULL, true, NULL, 0 };
 	struct transport *t;
 
 	cfg.outbox = cfg.inbox = f->dir;
@@ -254,12 +254,41 @@ test_spool_empty_mount_point_is_not_mounted(void **state)
 	transport_close(t);
 }
 
+/* An empty folder inside a mounted medium: the medium is there. */
+static void
+test_spool_empty_folder_on_a_mounted_medium_is_available(void **state)
+{
+	struct fx *f = *state;
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct spool_config cfg = { NULL, NULL, true, NULL, 0 };
+	struct transport *t;
+	char *sub = file_join(f->dir, "ferry");
+
+	if (mount("tmpfs", f->dir, "tmpfs", 0, "size=64k") == -1) {
+		free(sub);
+		skip();
+	}
+	assert_int_equal(file_mkdirs(sub, 0700, &err), 0);
+	cfg.outbox = cfg.inbox = sub;
+	cfg.local_dir = f->local;
+	assert_int_equal(spool_open(&cfg, "c1", "sa", "sb", &t, &err), 0);
+	assert_int_equal(t->ops->check(t, true, &err), 0);
+	transport_close(t);
+	/* Without the state directory to compare, it looks unmounted. */
+	cfg.local_dir = NULL;
+	assert_int_equal(spool_open(&cfg, "c1", "sa", "sb", &t, &err), 0);
+	assert_int_equal(t->ops->check(t, true, &err), FERRY_EUNAVAIL);
+	transport_close(t);
+	assert_int_equal(umount(f->dir), 0);
+	free(sub);
+}
+
 static void
 test_spool_over_the_size_limit_is_unavailable(void **state)
 {
 	struct fx *f = *state;
 	struct ferry_err err = FERRY_ERR_INIT;
-	struct spool_config cfg = { NULL, NULL, false, 4 };
+	struct spool_config cfg = { NULL, NULL, false, NULL, 4 };
 	struct transport *t;
 	char *path = file_join(f->local, "x");
 
@@ -356,6 +385,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_spool_empty_mount_point_is_not_mounted, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_spool_empty_folder_on_a_mounted_medium_is_available,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_spool_over_the_size_limit_is_unavailable, setup,
 		    teardown),
