@@ -433,9 +433,10 @@ mkeys_ok(struct mdec *d, const msgpack_object *map)
 		for (j = 0; j < i; j++) {
 			const msgpack_object *b = &map->via.map.ptr[j].key;
 
+			/* msgpack-c gives an empty string a NULL pointer. */
 			if (a->via.str.size == b->via.str.size &&
-			    memcmp(a->via.str.ptr, b->via.str.ptr,
-			    a->via.str.size) == 0) {
+			    (a->via.str.size == 0 || memcmp(a->via.str.ptr,
+			    b->via.str.ptr, a->via.str.size) == 0)) {
 				mbad(d, BUNDLE_R_MP_TYPE,
 				    "manifest repeats key '%.*s'",
 				    (int)a->via.str.size, a->via.str.ptr);
@@ -536,7 +537,8 @@ mget_bin(struct mdec *d, const msgpack_object *map, const char *key,
 		return;
 	}
 	*out = xmalloc(o->via.bin.size ? o->via.bin.size : 1);
-	memcpy(*out, o->via.bin.ptr, o->via.bin.size);
+	if (o->via.bin.size > 0)
+		memcpy(*out, o->via.bin.ptr, o->via.bin.size);
 	*len = o->via.bin.size;
 }
 
@@ -559,7 +561,8 @@ decode_member(struct mdec *d, const msgpack_object *o,
 		    "short string");
 		return;
 	}
-	mb->name = xstrndup(name->via.str.ptr, name->via.str.size);
+	mb->name = name->via.str.size > 0 ? xstrndup(name->via.str.ptr,
+	    name->via.str.size) : xstrdup("");
 	if (strlen(mb->name) != name->via.str.size ||
 	    !bundle_member_name_ok(mb->name)) {
 		mbad(d, BUNDLE_R_BAD_NAME, "manifest lists a member named "
@@ -753,7 +756,8 @@ decode_manifest(struct mdec *d, const msgpack_object *root,
 			mbad(d, BUNDLE_R_MP_TYPE, "control 'fpr' is not a "
 			    "fingerprint");
 		else
-			m->ctl.fpr = xstrndup(o->via.str.ptr, o->via.str.size);
+			m->ctl.fpr = o->via.str.size > 0 ? xstrndup(
+			    o->via.str.ptr, o->via.str.size) : xstrdup("");
 	}
 	m->ctl.from_seq = mget_uint(d, ctl, "from_seq",
 	    m->kind == BUNDLE_RESYNC);

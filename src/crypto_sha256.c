@@ -15,6 +15,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_SHA_NI 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -131,9 +132,13 @@ static void
 pick_blocks(void)
 {
 #ifdef HAVE_SHA_NI
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") &&
-	    getenv("FERRY_SHA256_PORTABLE") == NULL) {
+	unsigned int a, b, c, d;
+	bool sse41, sha;
+
+	/* cpuid directly: clang's __builtin_cpu_supports lacks "sha". */
+	sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1);
+	sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+	if (sse41 && sha && getenv("FERRY_SHA256_PORTABLE") == NULL) {
 		blocks = blocks_ni;
 		return;
 	}

@@ -499,6 +499,13 @@ incomplete:
 	    "msgpack data ends inside an object (%zu bytes)", len);
 }
 
+/* A msgpack string as a C string; an empty one has a NULL pointer. */
+static char *
+mpstr(const msgpack_object_str *o)
+{
+	return o->size > 0 ? xstrndup(o->ptr, o->size) : xstrdup("");
+}
+
 /* Typed access to a decoded map; every miss is a shape error. */
 struct dec {
 	const msgpack_object	*map;
@@ -546,7 +553,7 @@ get_str(struct dec *d, const char *key, bool required)
 		wrong(d, key, "a string");
 		return NULL;
 	}
-	return xstrndup(o->via.str.ptr, o->via.str.size);
+	return mpstr(&o->via.str);
 }
 
 static int64_t
@@ -581,9 +588,11 @@ keys_ok(struct dec *d, const msgpack_object *map)
 		}
 		for (j = 0; j < i; j++) {
 			b = &map->via.map.ptr[j];
+			/* msgpack-c gives an empty string a NULL pointer. */
 			if (a->key.via.str.size == b->key.via.str.size &&
+			    (a->key.via.str.size == 0 ||
 			    memcmp(a->key.via.str.ptr, b->key.via.str.ptr,
-			    a->key.via.str.size) == 0) {
+			    a->key.via.str.size) == 0)) {
 				d->rc = mp_reject(d->err, d->v, MP_WRONG_TYPE,
 				    "operation map repeats key '%.*s'",
 				    (int)a->key.via.str.size,
@@ -607,7 +616,7 @@ decode_value(struct dec *d, const msgpack_object *o, struct op_value *v)
 		return true;
 	case MSGPACK_OBJECT_STR:
 		v->type = OP_V_STR;
-		v->s = xstrndup(o->via.str.ptr, o->via.str.size);
+		v->s = mpstr(&o->via.str);
 		return true;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		if (o->via.u64 > INT64_MAX)
@@ -632,8 +641,7 @@ decode_value(struct dec *d, const msgpack_object *o, struct op_value *v)
 		v->nlist = o->via.array.size;
 		v->list = xcalloc(v->nlist ? v->nlist : 1, sizeof(char *));
 		for (i = 0; i < o->via.array.size; i++)
-			v->list[i] = xstrndup(o->via.array.ptr[i].via.str.ptr,
-			    o->via.array.ptr[i].via.str.size);
+			v->list[i] = mpstr(&o->via.array.ptr[i].via.str);
 		return true;
 	default:
 		break;
@@ -729,11 +737,8 @@ decode_op(struct dec *d, struct op *op)
 				wrong(d, "vis", "a pair of strings");
 				break;
 			}
-			op->vis_type = xstrndup(o->via.array.ptr[0].via.str.ptr,
-			    o->via.array.ptr[0].via.str.size);
-			op->vis_value = xstrndup(
-			    o->via.array.ptr[1].via.str.ptr,
-			    o->via.array.ptr[1].via.str.size);
+			op->vis_type = mpstr(&o->via.array.ptr[0].via.str);
+			op->vis_value = mpstr(&o->via.array.ptr[1].via.str);
 		}
 		break;
 	case OP_COMMENT_DELETE:
@@ -743,7 +748,12 @@ decode_op(struct dec *d, struct op *op)
 		op->attachment_id = get_int(d, "att", true, true);
 		op->filename = get_str(d, "name", true);
 		op->mime = get_str(d, "mime", false);
-		op->size = (uint64_t)get_int(d, "size", true, false);
+		if ((o = get(d, "size", true)) != NULL) {
+			if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				wrong(d, "size", "an unsigned integer");
+			else
+				op->size = o->via.u64;
+		}
 		if ((o = get(d, "sha256", true)) != NULL) {
 			if (o->type != MSGPACK_OBJECT_BIN ||
 			    o->via.bin.size != 32)

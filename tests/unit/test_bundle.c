@@ -1204,6 +1204,50 @@ test_ops_encode_decode_every_type(void **state)
 	buf_release(&b);
 }
 
+/* What docs/bundle-format.md promises: standard tools open a bundle. */
+static void
+test_written_bundle_opens_with_gpg_tar_and_msgpack(void **state)
+{
+	struct bundle_manifest hdr;
+	char *blob = xasprintf("%s/std.txt", tmp), *path, *cmd, *dir;
+	const char *blobs[1];
+	uint8_t hash[32];
+	char hex[CRYPTO_SHA256_HEX];
+
+	(void)state;
+	tu_write_file(blob, "standard tools", 14);
+	blobs[0] = blob;
+	header(&hdr, 3);
+	path = write_bundle(&hdr, 2, blobs, 1, hash);
+	crypto_sha256_hex(hash, hex);
+	dir = xasprintf("%s/std", tmp);
+	mkdir(dir, 0700);
+	cmd = xasprintf(
+	    "set -e; cd '%s'; "
+	    "gpg --homedir '%s' --batch -q --list-packets '%s' > packets 2>&1;"
+	    "grep -q 'literal data packet' packets; "
+	    "if grep -q 'compressed packet' packets; then exit 1; fi; "
+	    "gpg --homedir '%s' --batch -q -o plain --decrypt '%s' 2>/dev/null; "
+	    "test \"$(sha256sum < plain | cut -d' ' -f1)\" = %s; "
+	    "tar --zstd -xf plain; "
+	    "test \"$(tar --zstd -tf plain | head -2 | tr '\\n' ' ')\" = "
+	    "'manifest.msgpack ops.msgpack '; "
+	    "/usr/bin/python3 -c 'import msgpack; "
+	    "m = msgpack.unpackb(open(\"manifest.msgpack\", \"rb\").read()); "
+	    "ops = list(msgpack.Unpacker(open(\"ops.msgpack\", \"rb\"))); "
+	    "assert m[\"seq\"] == 3 and m[\"ops\"] == 2 == len(ops); "
+	    "assert ops[0][\"t\"] == \"issue.update\"'; "
+	    "cmp blobs/* '%s'",
+	    dir, beta.home, path, beta.home, path, hex, blob);
+	if (system(cmd) != 0)
+		fail_msg("standard tools could not open the bundle");
+	unlink(path);
+	free(cmd);
+	free(dir);
+	free(path);
+	free(blob);
+}
+
 int
 main(void)
 {
@@ -1234,6 +1278,8 @@ main(void)
 		cmocka_unit_test(test_rejects_manifest_not_first),
 		cmocka_unit_test(test_rejects_bad_msgpack),
 		cmocka_unit_test(test_rejects_bad_ops),
+		cmocka_unit_test(
+		    test_written_bundle_opens_with_gpg_tar_and_msgpack),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
