@@ -136,6 +136,7 @@ class FerryState:
         self.fseen = {}       # (jid, field) -> change time of the value ferry last read/wrote
         self.cseen = {}       # cid -> change time of the comment body ferry last read/wrote
         self.dirty = set()    # (jid, field) / ("c", cid): a local value that won and must go out
+        self.overrides = {}   # same keys: the peer's edit that this value won over
         self.ctomb = set()
         self.atw = {}         # attachment origin key -> local aid
         self.aissue = {}
@@ -508,7 +509,8 @@ class World:
                     fs.dirty.discard((jid, f))
                     st = (fl.changed, site)
                     ops.append({"k": "update", "issue": okey, "field": f, "value": fl.value,
-                                "stamp": st, "base": old[1] if old else None, "ghost": fl.ghost})
+                                "stamp": st, "base": old[1] if old else None, "ghost": fl.ghost,
+                                "overrides": fs.overrides.pop((jid, f), None)})
                     self.exports.append((site, fl.by, fl.ghost))
                     self.exported.add(fl.ghost)
                     sn["fields"][f] = (fl.value, st)
@@ -546,7 +548,8 @@ class World:
                     fs.dirty.discard(("c", cid))
                     st = (c.changed, site)
                     ops.append({"k": "c-edit", "issue": okey, "c": ck, "body": c.body,
-                                "stamp": st, "base": old[1] if old else None, "ghost": c.ghost})
+                                "stamp": st, "base": old[1] if old else None, "ghost": c.ghost,
+                                "overrides": fs.overrides.pop(("c", cid), None)})
                     self.exports.append((site, c.by, c.ghost))
                     self.exported.add(c.ghost)
                     fs.csnap[cid] = (c.body, st)
@@ -885,6 +888,9 @@ class World:
         snapshot entry, or None to leave the snapshot as it is."""
         theirs = op["value"] if "value" in op else op["body"]
         ts = op["stamp"]
+        if op.get("overrides"):
+            self.conflict(site, okey, sub, op["ghost"], op["overrides"],
+                          "both changed; theirs later (resolved at the peer)")
         same = canon(mine) == canon(theirs)
         if same:
             # model bookkeeping: the two edits are now one value
@@ -924,8 +930,10 @@ class World:
             return None
         self.conflict(site, okey, sub, mine_ghost, op["ghost"], "both changed; mine later")
         if local_changed and self.rules.stamp_merge:
-            # mine is still to be exported, and its base is now theirs
+            # mine is still to be exported, and its base is now theirs; it tells the peer
+            # which of its edits it won over, so that the peer records the conflict too
             self.fs[site].dirty.add(dirty_key)
+            self.fs[site].overrides[dirty_key] = op["ghost"]
             return (theirs, ts)
         return None
 

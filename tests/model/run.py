@@ -58,7 +58,7 @@ def seq_properties(w, settled):
         if not w.restored and log != list(range(1, len(log) + 1)):
             v.append("%s applied %s, not each bundle once in order" % (s, log))
         if log and max(log) != peer.last_seq or (not log and peer.last_seq):
-            v.append("%s did not apply everything %s sent" % (s, peer.peer))
+            v.append("%s did not apply everything %s sent" % (s, peer.site))
         if peer.peer_ack != peer.last_seq:
             v.append("%s's bundles not all acknowledged" % peer.site)
     return v

@@ -149,7 +149,10 @@ def parse_line(line, lineno=0):
                 continue
             raise ScenarioError("line %d: %s: missing argument %d" % (lineno, head, idx + 1))
         if kind == "V":
-            args.append(unescape_value(rest))
+            try:
+                args.append(unescape_value(rest))
+            except ScenarioError as e:
+                raise ScenarioError("line %d: %s: %s" % (lineno, head, e))
             rest = ""
             continue
         tok, _, rest = rest.partition(" ")
