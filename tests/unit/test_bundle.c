@@ -638,6 +638,59 @@ test_rejects_revoked_signer(void **state)
 }
 
 /*
+ * A key that expires three seconds after it is made: its bundle verifies
+ * at once, is refused after the expiry, and still opens when the caller
+ * says it was received in time (the inbox record's time).
+ */
+static void
+test_rejects_expired_signer_unless_received_in_time(void **state)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct bundle_expect ex = expect_alpha();
+	struct crypto_keyinfo ki;
+	struct buf ops = BUF_INIT(0);
+	struct site zeta;
+	struct bundle *b;
+	struct ent e[1];
+	char *cmd, *plain, *path;
+	time_t received;
+
+	(void)state;
+	zeta.home = xasprintf("%s/zeta", tmp);
+	assert_int_equal(crypto_open(zeta.home, &zeta.c, &err), 0);
+	cmd = xasprintf("gpg --homedir '%s' --batch --passphrase '' "
+	    "--quick-gen-key 'ferry site zeta' ed25519 sign seconds=3 "
+	    ">/dev/null 2>&1", zeta.home);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(crypto_site_key(zeta.c, zeta.fpr, &err), 0);
+	pin(&beta, &zeta);
+	ops_bytes(&ops, 1);
+	e[0] = (struct ent){ "ops.msgpack", 'f', ops.data, ops.len };
+	plain = plain_archive(e, 1, 1, NULL, NULL, true);
+	path = seal_plain(plain, &zeta, false);
+	received = time(NULL);
+	ex.pinned = zeta.fpr;
+	assert_int_equal(bundle_open(beta.c, path, &ex, NULL, work, &b, NULL,
+	    &err), 0);
+	bundle_free(b);
+	assert_int_equal(crypto_key_info(beta.c, zeta.fpr, &ki, &err), 0);
+	while (time(NULL) <= ki.expires + 1)
+		sleep(1);
+	expect_reject(path, &ex, NULL, BUNDLE_R_KEY_EXPIRED);
+	ex.received_at = received;
+	if (bundle_open(beta.c, path, &ex, NULL, work, &b, NULL, &err) != 0)
+		fail_msg("received in time, yet: %s", err.msg);
+	bundle_free(b);
+	site_free(&zeta);
+	unlink(path);
+	unlink(plain);
+	free(path);
+	free(plain);
+	free(cmd);
+	buf_release(&ops);
+}
+
+/*
  * Flipped bits and truncation at several offsets.  OpenPGP leaves a few
  * envelope bytes unauthenticated (the one-pass signature header, the
  * unhashed subpackets of the signature, the session key packet for the
@@ -1263,6 +1316,8 @@ main(void)
 		cmocka_unit_test(
 		    test_rejects_unknown_signer_and_other_connections_key),
 		cmocka_unit_test(test_rejects_revoked_signer),
+		cmocka_unit_test(
+		    test_rejects_expired_signer_unless_received_in_time),
 		cmocka_unit_test(test_rejects_flipped_bits_and_truncation),
 		cmocka_unit_test(
 		    test_rejects_wrong_addressee_connection_sender_seq_chain),
