@@ -294,6 +294,111 @@ out:
 	return rc;
 }
 
+/* DC: one issue's histories wrapped as a bulkfetch item. */
+struct wrap {
+	const char	*id;
+	jira_page_fn	*fn;
+	void		*arg;
+	size_t		 first;
+	bool		 final;		/* the last issue */
+};
+
+static int
+wrap_page(void *arg, const struct jira_page *p, struct ferry_err *err)
+{
+	struct wrap *w = arg;
+	struct jira_page page;
+	json_t *items;
+	int rc;
+
+	items = json_pack("[{s:s, s:O}]", "issueId", w->id,
+	    "changeHistories", p->items);
+	page.items = items;
+	page.first = w->first++;
+	page.total = -1;
+	page.last = w->final && p->last;
+	rc = w->fn(w->arg, &page, err);
+	json_decref(items);
+	return rc;
+}
+
+int
+jira_changelogs(struct jira *j, const char *const *ids, size_t n,
+    jira_page_fn *fn, void *arg, struct ferry_err *err)
+{
+	struct jira_page page;
+	struct wrap w;
+	json_t *body = NULL, *ans = NULL, *chunk, *items;
+	const char *t;
+	char *token = NULL;
+	size_t off, k, first = 0;
+	int rc = 0;
+
+	if ((rc = jira_need_flavor(j, err)) < 0)
+		return rc;
+	if (j->flavor != JIRA_FLAVOR_CLOUD) {
+		w.fn = fn;
+		w.arg = arg;
+		w.first = 0;
+		for (k = 0; k < n; k++) {
+			w.id = ids[k];
+			w.final = k + 1 == n;
+			if ((rc = jira_changelog(j, ids[k], wrap_page, &w,
+			    err)) < 0)
+				return rc;
+		}
+		return 0;
+	}
+	for (off = 0; off < n; off += JIRA_CHANGELOG_BULK_MAX) {
+		for (;;) {
+			chunk = json_array();
+			for (k = off; k < n && k < off +
+			    JIRA_CHANGELOG_BULK_MAX; k++)
+				json_array_append_new(chunk,
+				    json_string(ids[k]));
+			json_decref(body);
+			body = json_pack("{s:o, s:i}", "issueIdsOrKeys", chunk,
+			    "maxResults", 10000);
+			if (token != NULL)
+				json_object_set_new(body, "nextPageToken",
+				    json_string(token));
+			json_decref(ans);
+			ans = NULL;
+			if ((rc = jira_json(j, "POST",
+			    "/rest/api/3/changelog/bulkfetch", body, true,
+			    "read changelogs", &ans, err)) < 0)
+				goto out;
+			items = json_object_get(ans, "issueChangeLogs");
+			if (!json_is_array(items)) {
+				rc = ferry_err_set(err, FERRY_ERR, "read "
+				    "changelogs: no issueChangeLogs");
+				goto out;
+			}
+			free(token);
+			token = NULL;
+			if ((t = jira_jstr(ans, "nextPageToken")) != NULL &&
+			    t[0] != '\0')
+				token = xstrdup(t);
+			page.items = items;
+			page.first = first;
+			page.total = -1;
+			page.last = token == NULL && off +
+			    JIRA_CHANGELOG_BULK_MAX >= n;
+			first += json_array_size(items);
+			if ((rc = fn(arg, &page, err)) < 0)
+				goto out;
+			if (token == NULL)
+				break;
+		}
+	}
+	rc = 0;
+out:
+	free(token);
+	json_decref(body);
+	json_decref(ans);
+	return rc;
+}
+
 int
 jira_transitions(struct jira *j, const char *id_or_key, bool fields,
     json_t **out, struct ferry_err *err)

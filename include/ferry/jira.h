@@ -289,6 +289,18 @@ int jira_issue_delete(struct jira *j, const char *id_or_key, bool subtasks,
 int jira_changelog(struct jira *j, const char *id_or_key, jira_page_fn *fn,
     void *arg, struct ferry_err *err);
 
+/*
+ * Changelogs of several issues (numeric ids), with the fewest calls:
+ * Cloud's /rest/api/3/changelog/bulkfetch (JIRA_CHANGELOG_BULK_MAX issues a
+ * request, paged by token); Data Center has no bulk form, so one
+ * jira_changelog() per issue.  Each page's items are objects
+ * {"issueId": "10001", "changeHistories": [...]}; one issue's histories
+ * may continue on the next page.
+ */
+#define JIRA_CHANGELOG_BULK_MAX	1000
+int jira_changelogs(struct jira *j, const char *const *ids, size_t n,
+    jira_page_fn *fn, void *arg, struct ferry_err *err);
+
 /* Transitions available now (expand=transitions.fields if fields). */
 int jira_transitions(struct jira *j, const char *id_or_key, bool fields,
     json_t **out, struct ferry_err *err);

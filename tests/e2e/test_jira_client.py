@@ -425,6 +425,23 @@ def test_changelog_every_page(emu):
         assert calls(emu) == {"GET /rest/api/2/issue/{id}": 1}
 
 
+def test_changelogs_of_several_issues_in_one_call_on_cloud(emu):
+    made = [probe(emu, ["create", J(create_body("m%d" % i))]).result for i in range(3)]
+    for i, m in enumerate(made):
+        for v in range(i + 1):
+            emu.rest("PUT", "/rest/api/2/issue/" + m["key"], {"fields": {"summary": "v%d" % v}})
+    emu.clear_counts()
+    r = probe(emu, ["changelogs", ",".join(m["id"] for m in made)])
+    per = {}
+    for it in r.result["items"]:
+        per.setdefault(it["issueId"], []).extend(it["changeHistories"])
+    assert [len(per[m["id"]]) for m in made] == [1, 2, 3]
+    if emu.cloud:
+        assert calls(emu) == {"POST /rest/api/3/changelog/bulkfetch": 1}
+    else:   # Data Center has no bulk form
+        assert calls(emu) == {"GET /rest/api/2/issue/{id}": 3}
+
+
 # ======================================================================== comments
 def test_comments_paged_add_edit_delete_and_visibility_kept(emu):
     k = probe(emu, ["create", J(create_body("comments"))]).result["key"]

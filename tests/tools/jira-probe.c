@@ -343,6 +343,14 @@ run(struct probe *pr, int argc, char **argv, struct ferry_err *err)
 		col.items = json_array();
 		rc = jira_changelog(j, argv[1], on_page, &col, err);
 		out = collect_result(&col);
+	} else if (strcmp(cmd, "changelogs") == 0) {
+		NEED(2);
+		col.items = json_array();
+		list = split_list(argv[1]);
+		for (i = 0; list[i] != NULL; i++)
+			;
+		rc = jira_changelogs(j, list, (size_t)i, on_page, &col, err);
+		out = collect_result(&col);
 	} else if (strcmp(cmd, "transitions") == 0) {
 		NEED(2);
 		rc = jira_transitions(j, argv[1], argc > 2, &out, err);
