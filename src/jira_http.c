@@ -30,6 +30,7 @@ struct xfer {
 	char			 rl_reset[64];
 	char			 seraph[128];
 	char			 denied[256];
+	char			 ausername[128];
 	char			 ctype[128];
 };
 
@@ -236,7 +237,7 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	/* A new status line: a redirect or 100-continue; forget the last. */
 	if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
 		x->retry_after[0] = x->rl_reset[0] = x->seraph[0] = '\0';
-		x->denied[0] = x->ctype[0] = '\0';
+		x->denied[0] = x->ctype[0] = x->ausername[0] = '\0';
 		return len;
 	}
 	grab(data, len, "Retry-After", x->retry_after, sizeof(x->retry_after));
@@ -246,6 +247,7 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	grab(data, len, "X-Authentication-Denied-Reason", x->denied,
 	    sizeof(x->denied));
 	grab(data, len, "Content-Type", x->ctype, sizeof(x->ctype));
+	grab(data, len, "X-AUSERNAME", x->ausername, sizeof(x->ausername));
 	return len;
 }
 
@@ -422,7 +424,7 @@ xfer_reset(struct xfer *x)
 	x->last_dl = x->last_ul = 0;
 	x->last_move_ms = jira_mono_ms();
 	x->retry_after[0] = x->rl_reset[0] = x->seraph[0] = '\0';
-	x->denied[0] = x->ctype[0] = '\0';
+	x->denied[0] = x->ctype[0] = x->ausername[0] = '\0';
 }
 
 /*
@@ -602,15 +604,25 @@ classify_http(struct jira *j, struct xfer *x, long status,
 		ferry_err_http(err, FERRY_EAUTH, status, "%s", j->auth_why);
 		goto out;
 	}
-	if (status == 401) {
+	/*
+	 * Rejected credentials do not always mean 401: Cloud answers reads
+	 * that anonymous users may make as to an anonymous caller (200 with
+	 * no issues, 404, []) and only says so in X-Seraph-LoginReason; DC
+	 * names the user it served in X-AUSERNAME.  A dead token must not
+	 * look like an empty result.
+	 */
+	if (status == 401 || strstr(x->seraph, "AUTHENTICATED_FAILED") != NULL ||
+	    strcmp(x->ausername, "anonymous") == 0) {
 		j->auth_dead = true;
 		snprintf(j->auth_why, sizeof(j->auth_why), "Jira refused the "
-		    "credentials%s%s%s (HTTP 401: wrong %s, or unknown user); "
+		    "credentials%s%s%s (%s: wrong %s, or unknown user); "
 		    "ferry makes no further request until they are fixed, so "
 		    "that the account is not locked",
 		    j->user ? " of user '" : "", j->user ? j->user : "",
-		    j->user ? "'" : "", j->auth == JIRA_AUTH_BEARER ?
-		    "or expired token" : "password or API token");
+		    j->user ? "'" : "", status == 401 ? "HTTP 401" :
+		    "answered as to an anonymous user",
+		    j->auth == JIRA_AUTH_BEARER ? "or expired token" :
+		    "password or API token");
 		ferry_err_http(err, FERRY_EAUTH, status, "%s", j->auth_why);
 		goto out;
 	}

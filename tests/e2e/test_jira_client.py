@@ -839,6 +839,16 @@ def test_wrong_password_stops_every_further_request(emu):
     assert "Tr0ub4dor-x9" not in r[0]["error"] + r.stderr
 
 
+def test_a_dead_token_is_not_an_empty_result(emu):
+    """Cloud answers an anonymous-readable request with bad credentials as to an
+    anonymous caller (200, no issues) and says so only in X-Seraph-LoginReason."""
+    emu.rest("POST", "/rest/api/2/issue", create_body("visible"))
+    r = probe(emu, ["search", "project = DEMO"], ["get", "DEMO-1"], secret="expired-token",
+              opts=["--flavor", emu.flavor])
+    assert r[0]["code"] == "auth" and r[1]["code"] == "auth", r.cmds
+    assert r.stats["requests"] == 1
+
+
 def test_unknown_user_is_an_auth_error(emu):
     r = probe(emu, ["myself"], user="ghost", secret="whatever")
     assert r.one["code"] == "auth" and r.one["http"] == 401
