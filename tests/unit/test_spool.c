@@ -38,6 +38,8 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	file_fault_clear();
+	/* A test that failed while its medium was mounted leaves no mount. */
+	umount2(f->dir, MNT_DETACH);
 	transport_close(f->a);
 	transport_close(f->b);
 	tu_rmtree(f->dir);

@@ -518,6 +518,20 @@ test_store_sync_engine_tables(void **state)
 	assert_int_equal(store_audit_end(f->s, id, 0, "sent 1", 2, &err), 0);
 }
 
+static char *mounted;	/* unmounted by teardown_mount, even on failure */
+
+static int
+teardown_mount(void **state)
+{
+	(void)state;
+	if (mounted != NULL) {
+		umount2(mounted, MNT_DETACH);
+		tu_rmtree(mounted);
+		FREE_AND_NULL(mounted);
+	}
+	return 0;
+}
+
 /*
  * A real full file system (a 512 KiB tmpfs; skipped where mounting is
  * not allowed): the error says the disk is full, the last commit stays.
@@ -542,6 +556,7 @@ test_store_full_disk_is_a_clear_error_and_keeps_state(void **state)
 		free(dir);
 		skip();
 	}
+	mounted = dir;
 	assert_int_equal(store_open(dir, &s, &err), 0);
 	assert_int_equal(store_conn_add(s, &c, &id, &err), 0);
 	assert_int_equal(store_out_add(s, id, 1, &h, "b1", 1, 1, &err), 0);
@@ -564,9 +579,6 @@ test_store_full_disk_is_a_clear_error_and_keeps_state(void **state)
 	assert_true(seq_hash_eq(&o.hash, &h));
 	store_out_release(&o);
 	store_close(s);
-	assert_int_equal(umount(dir), 0);
-	tu_rmtree(dir);
-	free(dir);
 }
 
 int
@@ -598,8 +610,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_sync_engine_tables,
 		    setup, teardown),
-		cmocka_unit_test(
-		    test_store_full_disk_is_a_clear_error_and_keeps_state),
+		cmocka_unit_test_teardown(
+		    test_store_full_disk_is_a_clear_error_and_keeps_state,
+		    teardown_mount),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
