@@ -68,9 +68,11 @@ jira_detect(struct jira *j, const struct jira_server **out,
 	parse_version(s->version, s->version_num);
 	vn = json_object_get(info, "versionNumbers");
 	if (json_is_array(vn) && json_array_size(vn) >= 3) {
-		s->version_num[0] = (int)json_integer_value(json_array_get(vn, 0));
-		s->version_num[1] = (int)json_integer_value(json_array_get(vn, 1));
-		s->version_num[2] = (int)json_integer_value(json_array_get(vn, 2));
+		size_t i;
+
+		for (i = 0; i < 3; i++)
+			s->version_num[i] = (int)json_integer_value(
+			    json_array_get(vn, i));
 	}
 	s->server_time_ms = 0;
 	if ((st = jira_jstr(info, "serverTime")) != NULL)

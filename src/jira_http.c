@@ -23,7 +23,7 @@ struct xfer {
 	bool			 over;		/* body past its limit */
 	bool			 streaming;
 	bool			 stalled;
-	bool			 auth_sent;	/* credentials went with the last hop */
+	bool			 auth_sent;	/* credentials went along */
 	int64_t			 last_move_ms;
 	curl_off_t		 last_dl, last_ul;
 	char			 retry_after[64];
@@ -494,7 +494,8 @@ run_chain(struct jira *j, struct xfer *x, const char *url0, long remaining,
 		if (cc == CURLE_OK)
 			log_debug("jira: %s %s -> %ld (%" PRId64 " ms)%s",
 			    x->rq->method, log.data, *status,
-			    jira_mono_ms() - t0, same ? "" : " (no credentials)");
+			    jira_mono_ms() - t0,
+			    same ? "" : " (no credentials)");
 		else
 			log_debug("jira: %s %s -> %s (%" PRId64 " ms)",
 			    x->rq->method, log.data, curl_easy_strerror(cc),
@@ -503,9 +504,11 @@ run_chain(struct jira *j, struct xfer *x, const char *url0, long remaining,
 			curl_off_t dl = 0, ul = 0;
 			long nc = 0;
 
-			curl_easy_getinfo(j->curl, CURLINFO_SIZE_DOWNLOAD_T, &dl);
-			curl_easy_getinfo(j->curl, CURLINFO_SIZE_UPLOAD_T, &ul);
-			curl_easy_getinfo(j->curl, CURLINFO_NUM_CONNECTS, &nc);
+			CURL *c = j->curl;
+
+			curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &dl);
+			curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &ul);
+			curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nc);
 			j->stats.connects += (int)nc;
 			j->stats.bytes_in += dl;
 			j->stats.bytes_out += ul;
@@ -611,7 +614,8 @@ classify_http(struct jira *j, struct xfer *x, long status,
 	 * names the user it served in X-AUSERNAME.  A dead token must not
 	 * look like an empty result.
 	 */
-	if (status == 401 || strstr(x->seraph, "AUTHENTICATED_FAILED") != NULL ||
+	if (status == 401 ||
+	    strstr(x->seraph, "AUTHENTICATED_FAILED") != NULL ||
 	    strcmp(x->ausername, "anonymous") == 0) {
 		j->auth_dead = true;
 		snprintf(j->auth_why, sizeof(j->auth_why), "Jira refused the "
@@ -846,8 +850,9 @@ jira_http(struct jira *j, const struct jira_req *rq, struct jira_resp *rs,
 		}
 		x.written = 0;
 		ferry_err_clear(err);
-		cc = run_chain(j, &x, url.data, (long)(deadline - jira_mono_ms()),
-		    &status, errbuf, &refused);
+		cc = run_chain(j, &x, url.data,
+		    (long)(deadline - jira_mono_ms()), &status, errbuf,
+		    &refused);
 		rs->status = status;
 		if (cc != CURLE_OK || refused)
 			oc = classify_curl(j, &x, cc, errbuf, refused, err);

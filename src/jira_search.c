@@ -20,7 +20,8 @@ has_order_by(const char *jql)
 
 	for (p = jql; *p != '\0'; p++)
 		if (strncasecmp(p, "order", 5) == 0 &&
-		    (p == jql || isspace((unsigned char)p[-1]) || p[-1] == ')')) {
+		    (p == jql || isspace((unsigned char)p[-1]) ||
+		    p[-1] == ')')) {
 			const char *q = p + 5;
 
 			while (isspace((unsigned char)*q))
@@ -131,8 +132,9 @@ search_dc(struct jira *j, const struct jira_search *q, jira_page_fn *fn,
 			 */
 			if (max_upd == INT64_MIN || max_upd == bound) {
 				rc = ferry_err_set(err, FERRY_ELIMIT, "search: "
-				    "more than %d issues were updated within one "
-				    "second; cannot page past the result window",
+				    "more than %d issues were updated within "
+				    "one second; cannot page past the result "
+				    "window",
 				    j->search_window);
 				goto out;
 			}
@@ -347,7 +349,8 @@ jira_search(struct jira *j, const struct jira_search *q, jira_page_fn *fn,
 		 * probe again, once, if nothing was handed over yet.
 		 */
 		if (rc == FERRY_ENOTFOUND && st->issues == 0 && tries == 0 &&
-		    !j->flavor_fixed && (err->http == 404 || err->http == 410)) {
+		    !j->flavor_fixed &&
+		    (err->http == 404 || err->http == 410)) {
 			jira_forget_flavor(j);
 			if (jira_detect(j, NULL, NULL) == 0 &&
 			    j->flavor != before) {

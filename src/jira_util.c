@@ -487,7 +487,8 @@ jira_jql_date(int64_t ms, const char *tz, char out[24], struct ferry_err *err)
 	tzset();
 	free(saved);
 	if (rc != 0)
-		return ferry_err_set(err, FERRY_ERR, "cannot format a JQL date");
+		return ferry_err_set(err, FERRY_ERR,
+		    "cannot format a JQL date");
 	return 0;
 }
 

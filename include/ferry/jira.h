@@ -54,7 +54,8 @@ struct ferry_err;
 #define JIRA_BULK_MAX		50	/* issues per bulk create request */
 #define JIRA_UPLOAD_MAX_FILES	60	/* files per upload request */
 #define JIRA_REDIRECT_MAX	5
-#define JIRA_DC_SEARCH_WINDOW	10000	/* jira.search.platform.max.result.window */
+/* jira.search.platform.max.result.window */
+#define JIRA_DC_SEARCH_WINDOW	10000
 
 enum jira_flavor {
 	JIRA_FLAVOR_AUTO = 0,	/* detect from serverInfo */
@@ -212,14 +213,14 @@ typedef int jira_page_fn(void *arg, const struct jira_page *page,
  * compares dates in whole seconds; the issues of that second already
  * handed over are skipped).  A search of N issues costs ceil(N / page)
  * calls at the largest page the server allows, plus about one per
- * window crossed.  An issue changed during the search may come twice.  Data Center uses
- * /rest/api/2/search (startAt, total); Cloud the enhanced
- * /rest/api/3/search/jql (nextPageToken).
+ * window crossed.  An issue changed during the search may come twice.
+ * Data Center uses /rest/api/2/search (startAt, total); Cloud the
+ * enhanced /rest/api/3/search/jql (nextPageToken).
  */
 struct jira_search {
 	const char		*jql;
-	const char *const	*fields;	/* NULL-terminated; NULL: DC's
-						   default, Cloud "*navigable" */
+	const char *const	*fields;	/* NULL-terminated; NULL:
+						   "*navigable" */
 	bool			 changelog;	/* expand=changelog */
 	const char *const	*properties;	/* entity properties (<= 5) */
 	const char *const	*reconcile;	/* Cloud: issue ids to read
@@ -363,7 +364,7 @@ int jira_attachment_download_path(struct jira *j, const char *attachment_id,
 /* One file of an upload. */
 struct jira_upload {
 	const char	*path;		/* read while sending, never loaded */
-	const char	*name;		/* file name Jira shows; NULL: basename */
+	const char	*name;		/* name Jira shows; NULL: basename */
 	const char	*mime_type;	/* NULL: application/octet-stream */
 };
 /*

@@ -590,7 +590,8 @@ main(int argc, char **argv)
 			json_object_set_new(line, "rc", json_integer(rc));
 			json_object_set_new(line, "http",
 			    json_integer(err.http));
-			json_object_set_new(line, "error", json_string(err.msg));
+			json_object_set_new(line, "error",
+			    json_string(err.msg));
 		}
 		json_object_set_new(line, "result",
 		    pr.result != NULL ? pr.result : json_null());

@@ -84,7 +84,7 @@ test_jira_time_format_round_trips(void **state)
 }
 
 static void
-test_jira_jql_date_uses_the_zone_and_rounds_down_to_the_minute(void **state)
+test_jira_jql_date_is_in_the_zone_to_the_minute(void **state)
 {
 	struct ferry_err err = FERRY_ERR_INIT;
 	char out[24];
@@ -415,7 +415,7 @@ main(void)
 		cmocka_unit_test(test_jira_time_parse_reads_jira_format_with_offset),
 		cmocka_unit_test(test_jira_time_parse_rejects_garbage),
 		cmocka_unit_test(test_jira_time_format_round_trips),
-		cmocka_unit_test(test_jira_jql_date_uses_the_zone_and_rounds_down_to_the_minute),
+		cmocka_unit_test(test_jira_jql_date_is_in_the_zone_to_the_minute),
 		cmocka_unit_test(test_jira_jql_date_rejects_unknown_zones),
 		cmocka_unit_test(test_jira_url_join_keeps_the_context_path),
 		cmocka_unit_test(test_jira_url_origin_normalises_and_refuses_userinfo),
