@@ -19,8 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 REPO = os.path.dirname(os.path.dirname(HERE))
 EMU = os.path.join(REPO, "scripts", "jira-emu")
-PAYLOADS = os.environ.get("JIRA_PAYLOADS") or os.path.normpath(
-    os.path.join(REPO, "..", "shared", "jira-reference", "payloads"))
+# Recorded real Jira payloads, copied with their sources and licenses from
+# the team's shared jira-reference (see reference/SOURCES.md).
+PAYLOADS = os.environ.get("JIRA_PAYLOADS") or os.path.join(
+    HERE, "reference", "payloads")
 
 CREDS = {"server": ("ferry", "ferry-secret"), "cloud": ("ferry@example.com", "ferry-api-token")}
 ADMIN = {"server": ("admin", "admin-secret"), "cloud": ("admin@example.com", "admin-api-token")}
