@@ -364,3 +364,150 @@ jira_search(struct jira *j, const struct jira_search *q, jira_page_fn *fn,
 		return rc;
 	}
 }
+
+/* A numeric id or an issue key: nothing else may go into the JQL. */
+static bool
+id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static int
+collect(void *arg, const struct jira_page *p, struct ferry_err *err)
+{
+	(void)err;
+	json_array_extend(arg, p->items);
+	return 0;
+}
+
+static void
+add_csv(struct buf *b, const char *const *v)
+{
+	const char *const *p;
+
+	for (p = v; p != NULL && *p != NULL; p++) {
+		if (p != v)
+			buf_addch(b, ',');
+		buf_addstr(b, *p);
+	}
+}
+
+/* Data Center, one chunk: a search, or one GET each if Jira refuses it. */
+static int
+read_dc(struct jira *j, const char *const *ids, size_t n,
+    const struct jira_search *q, json_t *got, struct ferry_err *err)
+{
+	struct buf jql = BUF_INIT(JQL_MAX), f = BUF_INIT(4096);
+	struct buf p = BUF_INIT(4096);
+	struct jira_search sq = *q;
+	json_t *one = NULL;
+	size_t k;
+	int rc;
+
+	buf_addstr(&jql, "issuekey in (");
+	for (k = 0; k < n; k++)
+		buf_addf(&jql, "%s%s", k ? ", " : "", ids[k]);
+	buf_addch(&jql, ')');
+	sq.jql = jql.data;
+	sq.reconcile = NULL;
+	rc = jira_search(j, &sq, collect, got, NULL, err);
+	if (rc != FERRY_EREFUSED || err->http != 400)
+		goto out;
+	/* A key or id that no longer exists makes the whole JQL invalid. */
+	log_debug("jira: read issues: %s; one by one", err->msg);
+	json_array_clear(got);
+	if (q->fields != NULL)
+		add_csv(&f, q->fields);
+	add_csv(&p, q->properties);
+	for (k = 0; k < n; k++) {
+		rc = jira_issue_get(j, ids[k], q->fields ? f.data : NULL,
+		    q->changelog ? "changelog" : NULL,
+		    q->properties ? p.data : NULL, &one, err);
+		if (rc == FERRY_ENOTFOUND)
+			continue;
+		if (rc < 0)
+			goto out;
+		json_array_append_new(got, one);
+		one = NULL;
+	}
+	ferry_err_clear(err);
+	rc = 0;
+out:
+	buf_release(&jql);
+	buf_release(&f);
+	buf_release(&p);
+	return rc;
+}
+
+int
+jira_issues_read(struct jira *j, const char *const *ids, size_t n,
+    const struct jira_search *q, jira_page_fn *fn, void *arg,
+    struct ferry_err *err)
+{
+	json_t *body = NULL, *ans = NULL, *got = NULL, *chunk;
+	struct jira_page page;
+	size_t off, end, k, first = 0;
+	int rc;
+
+	for (k = 0; k < n; k++)
+		if (!id_ok(ids[k]))
+			return ferry_err_set(err, FERRY_ERR, "read issues: "
+			    "'%.64s' is not an issue id or key", ids[k]);
+	if ((rc = jira_need_flavor(j, err)) < 0)
+		return rc;
+	for (off = 0; off < n; off = end) {
+		end = n - off > JIRA_BULKFETCH_MAX ? off + JIRA_BULKFETCH_MAX :
+		    n;
+		json_decref(got);
+		got = json_array();
+		if (j->flavor != JIRA_FLAVOR_CLOUD) {
+			if ((rc = read_dc(j, ids + off, end - off, q, got,
+			    err)) < 0)
+				goto out;
+		} else {
+			chunk = json_array();
+			for (k = off; k < end; k++)
+				json_array_append_new(chunk,
+				    json_string(ids[k]));
+			json_decref(body);
+			body = json_pack("{s:o, s:o}", "issueIdsOrKeys", chunk,
+			    "fields", q->fields != NULL ?
+			    str_array(q->fields, NULL) :
+			    json_pack("[s]", "*navigable"));
+			if (q->changelog)
+				json_object_set_new(body, "expand",
+				    json_pack("[s]", "changelog"));
+			if (q->properties != NULL)
+				json_object_set_new(body, "properties",
+				    str_array(q->properties, NULL));
+			json_decref(ans);
+			ans = NULL;
+			if ((rc = jira_json(j, "POST",
+			    "/rest/api/3/issue/bulkfetch", body, true,
+			    "read issues", &ans, err)) < 0)
+				goto out;
+			if (!json_is_array(json_object_get(ans, "issues"))) {
+				rc = ferry_err_set(err, FERRY_ERR, "read "
+				    "issues: no issues in the answer");
+				goto out;
+			}
+			json_array_extend(got, json_object_get(ans, "issues"));
+		}
+		page.items = got;
+		page.first = first;
+		page.total = -1;
+		page.last = end == n;
+		first += json_array_size(got);
+		if ((rc = fn(arg, &page, err)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(got);
+	json_decref(body);
+	json_decref(ans);
+	return rc;
+}

@@ -238,6 +238,20 @@ int jira_search(struct jira *j, const struct jira_search *q,
     struct ferry_err *err);
 
 /*
+ * Read known issues (numeric ids or keys) with the fewest calls, page
+ * by page, shaped by q's fields, changelog and properties (q->jql is not
+ * used): Cloud's /rest/api/3/issue/bulkfetch (JIRA_BULKFETCH_MAX a
+ * request, consistent right after a write); Data Center a search
+ * "issuekey in (...)", and one GET per issue when Jira refuses that
+ * search (it does when one of them no longer exists).  Issues that do
+ * not exist or cannot be seen are left out of the pages.
+ */
+#define JIRA_BULKFETCH_MAX	100
+int jira_issues_read(struct jira *j, const char *const *ids, size_t n,
+    const struct jira_search *q, jira_page_fn *fn, void *arg,
+    struct ferry_err *err);
+
+/*
  * Issues.  fields, expand and properties are comma-separated lists or
  * NULL (Jira's defaults).
  */

@@ -363,6 +363,31 @@ def test_issue_create_get_edit_delete_with_fewest_calls(emu):
     assert r[0]["ok"] and r[1]["code"] == "not-found" and r[1]["http"] == 404
 
 
+def test_known_issues_are_read_in_bulk_and_deleted_ones_left_out(emu):
+    made = [probe(emu, ["create", J(create_body("r%d" % i))]).result for i in range(5)]
+    probe(emu, ["delete", made[4]["key"]])
+    emu.clear_counts()
+    want = [made[0]["id"], made[1]["key"], made[2]["id"]]
+    r = probe(emu, ["read", ",".join(want), "--fields", "summary"])
+    assert sorted(r.result["keys"]) == sorted(m["key"] for m in made[:3])
+    assert {i["fields"]["summary"] for i in r.result["items"]} == {"r0", "r1", "r2"}
+    key = "POST /rest/api/3/issue/bulkfetch" if emu.cloud else "POST /rest/api/2/search"
+    assert calls(emu) == {key: 1}
+    # One of them deleted, named by id: left out.
+    emu.clear_counts()
+    r = probe(emu, ["read", ",".join(want + [made[4]["id"]]), "--fields", "summary"])
+    assert sorted(r.result["keys"]) == sorted(m["key"] for m in made[:3])
+    assert calls(emu) == {key: 1}
+    # Named by key: Cloud leaves it out; DC's JQL fails on it, then one GET each.
+    emu.clear_counts()
+    r = probe(emu, ["read", ",".join(want + [made[4]["key"]]), "--fields", "summary"])
+    assert sorted(r.result["keys"]) == sorted(m["key"] for m in made[:3])
+    if emu.cloud:
+        assert calls(emu) == {"POST /rest/api/3/issue/bulkfetch": 1}
+    else:
+        assert calls(emu) == {"POST /rest/api/2/search": 1, "GET /rest/api/2/issue/{id}": 4}
+
+
 def test_issue_unicode_round_trips_and_too_long_text_is_refused(emu):
     s = "Ünïcødé ✓ 漢字 🚀 \"quotes\" \\ back"
     k = probe(emu, ["create", J(create_body(s))]).result["key"]

@@ -302,6 +302,25 @@ run(struct probe *pr, int argc, char **argv, struct ferry_err *err)
 		    "s:i}", "calls", st.calls, "pageSize", st.page_size,
 		    "issues", (json_int_t)st.issues, "windows", st.windows));
 		free_list(rec);
+	} else if (strcmp(cmd, "read") == 0) {
+		struct jira_search q;
+
+		NEED(2);
+		memset(&q, 0, sizeof(q));
+		col.items = json_array();
+		list = split_list(argv[1]);
+		for (i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--changelog") == 0)
+				q.changelog = true;
+			else if (strcmp(argv[i], "--fields") == 0 &&
+			    i + 1 < argc)
+				q.fields = list2 = split_list(argv[++i]);
+		}
+		for (i = 0; list[i] != NULL; i++)
+			;
+		rc = jira_issues_read(j, list, (size_t)i, &q, on_page, &col,
+		    err);
+		out = collect_result(&col);
 	} else if (strcmp(cmd, "get") == 0) {
 		NEED(2);
 		rc = jira_issue_get(j, argv[1], argc > 2 ? argv[2] : NULL,
