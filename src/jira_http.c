@@ -974,5 +974,7 @@ jira_call(struct jira *j, const char *method, const char *path,
 	char what[128];
 
 	snprintf(what, sizeof(what), "%s %.100s", method, path);
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		idempotent = true;
 	return jira_json(j, method, path, body, idempotent, what, out, err);
 }

@@ -421,8 +421,9 @@ int jira_remotelink_delete(struct jira *j, const char *id_or_key,
 /*
  * Generic request, for what has no call of its own: method, a path under
  * the base URL ("/rest/api/2/..."), already escaped, and a JSON body or
- * NULL.  idempotent says whether a failure may be retried.  *out (may be
- * NULL) gets the parsed answer or NULL for an empty one.
+ * NULL.  idempotent says whether a failure may be retried (GET always
+ * may).  *out (may be NULL) gets the parsed answer, or NULL for an empty
+ * one.
  */
 int jira_call(struct jira *j, const char *method, const char *path,
     const json_t *body, bool idempotent, json_t **out,

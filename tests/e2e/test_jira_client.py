@@ -740,6 +740,42 @@ def test_cloud_download_follows_the_media_redirect_and_logs_no_token(emulator_sh
     assert "-> 303" in r.stderr and "token=" not in r.stderr
 
 
+def _tls_server(tmp_path, seen):
+    import ssl
+    key, crt = tmp_path / "key.pem", tmp_path / "crt.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+    s = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    s.seen = seen
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+    s.socket = ctx.wrap_socket(s.socket, server_side=True)
+    s.jira = "https://127.0.0.1:%d" % s.server_address[1]
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+    return s, crt
+
+
+def test_tls_is_verified_and_a_ca_file_makes_it_pass(tmp_path):
+    seen = []
+    s, crt = _tls_server(tmp_path, seen)
+    try:
+        class E:
+            url = "https://127.0.0.1:%d" % s.server_address[1]
+
+            def creds(self, user):
+                return ("ferry", "s3cret-pw")
+        r = probe(E(), ["att-meta", "1"], opts=["--flavor", "server"])
+        assert r.one["code"] == "config" and "TLS verification" in r.one["error"]
+        assert r.stats["requests"] == 1 and seen == []
+        r = probe(E(), ["call", "GET", "/rest/api/2/attachment/1"],
+                  opts=["--flavor", "server", "--ca-file", str(crt)])
+        assert r.one["ok"], r.one
+        assert seen and seen[0][1]["Authorization"].startswith("Basic ")
+    finally:
+        s.shutdown()
+
+
 # ======================================================================== faults
 def _idempotent(emu, k):
     return ["get", k, "summary"]
