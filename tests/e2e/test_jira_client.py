@@ -53,10 +53,11 @@ class Run:
 
 
 def probe(emu, *cmds, user="ferry", secret=None, bearer=None, opts=(), verbose=False,
-          fast=True, timeout=120):
+          fast=True, timeout=120, env_extra=None):
     """Run jira-probe with one or more commands (each a list) against emu."""
     args = [PROBE, "--url", emu.url]
     env = dict(os.environ)
+    env.update(env_extra or {})
     if bearer is not None:
         args.append("--bearer")
         env["JIRA_PROBE_SECRET"] = bearer
@@ -947,6 +948,16 @@ def test_missing_permission_is_refused_not_auth(emu):
     assert r[0]["code"] == "not-found" and r[0]["http"] == 404
     assert r[1]["code"] in ("refused",) and r[1]["http"] in (400, 403)
     assert r.stats["requests"] == 2
+
+
+def test_proxy_variables_of_the_environment_are_ignored(emu):
+    dead = "http://127.0.0.1:1"
+    r = probe(emu, ["myself"], env_extra={"http_proxy": dead, "HTTP_PROXY": dead,
+                                          "https_proxy": dead, "ALL_PROXY": dead})
+    assert r.result["displayName"] == "Ferry Sync"
+    # A configured proxy is used (and here, being dead, fails: nothing reached Jira).
+    r = probe(emu, ["myself"], opts=["--proxy", dead, "--attempts", "1"])
+    assert r.one["code"] == "retry" and calls(emu) == {"GET /rest/api/2/myself": 1}
 
 
 def test_verbose_logs_method_path_status_time_never_secrets(emu):
