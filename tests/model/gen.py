@@ -38,7 +38,7 @@ def generate(seed, steps=40, restores=None, seq_only=False):
         ("delete-comment", 1), ("attach", 3), ("delete-attachment", 1), ("delete", 0.4),
         ("move", 0.4), ("refuse", 1), ("allow", 1.5), ("export", 10), ("import", 7),
         ("run", 8), ("deliver", 20), ("drop", 3), ("dup", 3), ("tick", 6),
-        ("crash", 2), ("clock", 0.5), ("flush", 1),
+        ("crash", 2), ("clock", 0.5), ("flush", 1), ("pause", 1.5),
     ]
     if seq_only:
         weights = [("export", 10), ("flush", 3), ("import", 7), ("run", 6), ("deliver", 20),
@@ -113,6 +113,8 @@ def generate(seed, steps=40, restores=None, seq_only=False):
             ev.append(Event("tick", rnd.randrange(1, 12)))
         elif op == "crash":
             ev.append(Event("crash", s, rnd.randrange(1, 4)))
+        elif op == "pause":
+            ev.append(Event("pause", s, rnd.randrange(1, 4)))
         elif op == "clock":
             ev.append(Event("clock", s, rnd.randrange(-5, 6)))
         elif op in ("backup-state", "backup-jira"):
@@ -184,7 +186,7 @@ def _simpler(e):
         out.append(Event(op, a[0], None))
     elif op == "tick" and a[0] > 1:
         out.append(Event(op, 1))
-    elif op == "crash" and a[1] is not None and a[1] > 1:
+    elif op in ("crash", "pause") and a[1] is not None and a[1] > 1:
         out.append(Event(op, a[0], 1))
     elif op in ("edit", "comment", "edit-comment") and len(a[3]) > 1 and a[2] != "priority":
         out.append(Event(op, a[0], a[1], a[2], a[3].split()[0] if a[3].split() else "v"))

@@ -15,6 +15,8 @@ import seqmodel as sq  # noqa: E402
 from scenario import Event, format_event, other  # noqa: E402
 
 PROJECT = "P"
+USER_EVENTS = {"create", "edit", "comment", "edit-comment", "delete-comment", "attach",
+               "delete-attachment", "delete", "move", "refuse", "allow"}
 FIELDS = ("summary", "description", "priority")
 TEXT_FIELDS = ("summary", "description")
 ID_BASE = {"A": 1000, "B": 5000}
@@ -188,6 +190,10 @@ class World:
         self.idents = set()
         self.ghost_n = 0
         self.write_budget = None
+        self.pause_budget = None
+        self.pause_events = []
+        self.import_lines = []
+        self.bulk = {}
         self.exports = []      # (site, op) for the echo check
 
     # -- helpers
@@ -375,6 +381,15 @@ class World:
             self.touch(site, iss)
 
     def _after_write(self):
+        if self.pause_budget is not None:
+            self.pause_budget -= 1
+            if self.pause_budget == 0:
+                # users act between two steps of the import, which then goes on
+                self.trace.extend(self.import_lines)
+                del self.import_lines[:]
+                for ev in self.pause_events:
+                    self.step(ev)
+                self.pause_events = []
         if self.write_budget is not None:
             self.write_budget -= 1
             if self.write_budget <= 0:
@@ -600,7 +615,7 @@ class World:
         return lines + ls
 
     # ------------------------------------------------------------ import
-    def import_(self, site, crash_after=None):
+    def import_(self, site, crash_after=None, pause_after=None):
         fs = self.fs[site]
         if fs.ep.stopped:
             return []
@@ -609,7 +624,20 @@ class World:
             return lines
         for m in self.chan.take(site):
             lines += sq.receive(fs.ep, m, self.now, self.rules)
+        # DESIGN.md: "read current Jira values in bulk for the issues of a batch before
+        # writing".  With reread_before_write (finding F5) each issue is read again right
+        # before it is written, and the bulk read only saves requests.
+        self.bulk = {}
+        if not self.rules.reread_before_write:
+            j = self.jira[site]
+            for seq in sq.ready(fs.ep):
+                for op in fs.ep.bodies[seq]:
+                    jid = fs.twins.get(op["issue"])
+                    if jid in j.issues and jid not in self.bulk:
+                        self.bulk[jid] = {f: copy.copy(fl) for f, fl in j.issues[jid].fields.items()}
         self.write_budget = crash_after
+        self.pause_budget = pause_after
+        self.import_lines = lines
         try:
             # parked and waiting operations first, in order, per issue
             for okey in list(fs.blocked):
@@ -648,6 +676,8 @@ class World:
             lines.append("%s jira restore-detected (%s)" % (site, e))
         finally:
             self.write_budget = None
+            self.pause_budget = None
+            self.bulk = {}
         return lines
 
     def twin_of(self, site, okey):
@@ -703,12 +733,17 @@ class World:
                 iss.set(f, Field(j.text(f, v), t, "ferry", g, opid))
             j.issues[iss.jid] = iss
             self._write(site, None, okey)
+            # read back: what Jira stored for ferry's own write (the changelog has it even
+            # when a user changes the issue right after)
+            rb = {f: iss.fields[f] for f in FIELDS}
             self._after_write()
             if iss.jid in fs.twins.values() or iss.jid <= fs.hi_id:
                 raise JiraRestore("Jira gave out issue id %d a second time" % iss.jid)
             fs.twins[okey] = iss.jid
             self.seen(fs, iss)
-            fs.snap[iss.jid] = {"fields": {f: ((iss.fields[f].value if rules.read_back
+            for f in FIELDS:
+                fs.fseen[(iss.jid, f)] = (rb[f].changed, rb[f].value)
+            fs.snap[iss.jid] = {"fields": {f: ((rb[f].value if rules.read_back
                                                 else op["fields"][f][0]), op["fields"][f][1])
                                            for f in FIELDS},
                                 "updated": iss.updated, "created": iss.created}
@@ -736,7 +771,7 @@ class World:
         sn = fs.snap.setdefault(jid, {"fields": {}, "updated": iss.updated, "created": iss.created})
         if k == "update":
             f = op["field"]
-            cur = iss.fields[f]
+            cur = self.bulk.get(jid, iss.fields)[f]
             fs.fseen[(jid, f)] = (cur.changed, cur.value)   # ferry read it
             old = sn["fields"].get(f)
 
@@ -745,9 +780,12 @@ class World:
                 iss.set(f, Field(j.text(f, op["value"]), self.jtime(site), "ferry",
                                  op["ghost"], opid))
                 self._write(site, iss, okey)
+                rb = iss.fields[f]
                 self._after_write()
-                stored = iss.fields[f].value if rules.read_back else op["value"]
-                fs.fseen[(jid, f)] = (iss.fields[f].changed, iss.fields[f].value)
+                if jid in self.bulk:
+                    self.bulk[jid][f] = rb   # ferry knows its own writes
+                stored = rb.value if rules.read_back else op["value"]
+                fs.fseen[(jid, f)] = (rb.changed, rb.value)
                 sn["fields"][f] = (stored, op["stamp"])
                 sn["updated"] = iss.updated
 
@@ -775,14 +813,15 @@ class World:
             c.meta = opid
             iss.comments[cid] = c
             self._write(site, iss, okey)
+            rb = (c.body, c.changed)
             self._after_write()
             if cid in fs.ccreated:
                 raise JiraRestore("Jira gave out comment id %d a second time" % cid)
             fs.ctw[ck] = cid
             fs.ccreated[cid] = c.created
             fs.cissue[ck] = okey
-            fs.csnap[cid] = (c.body if rules.read_back else op["body"], op["stamp"])
-            fs.cseen[cid] = c.changed
+            fs.csnap[cid] = (rb[0] if rules.read_back else op["body"], op["stamp"])
+            fs.cseen[cid] = rb[1]
             fs.snap[jid]["updated"] = iss.updated
             return None
         if k == "c-edit":
@@ -810,9 +849,10 @@ class World:
                                                     self.jtime(site), "ferry", op["ghost"])
                 c.meta = opid
                 self._write(site, iss, okey)
+                rb = (c.body, c.changed)
                 self._after_write()
-                fs.csnap[cid] = (c.body if rules.read_back else op["body"], op["stamp"])
-                fs.cseen[cid] = c.changed
+                fs.csnap[cid] = (rb[0] if rules.read_back else op["body"], op["stamp"])
+                fs.cseen[cid] = rb[1]
                 fs.snap[jid]["updated"] = iss.updated
 
             res = self.merge(site, okey, ck, c.body, c.ghost, (c.changed, site), old, op, write,
@@ -856,9 +896,10 @@ class World:
                                               self.jtime(site), ak)
             iss.attachments[aid].meta = opid
             self._write(site, iss, okey)
+            created = iss.attachments[aid].created
             self._after_write()
             fs.atw[ak] = aid
-            fs.acreated[aid] = iss.attachments[aid].created
+            fs.acreated[aid] = created
             fs.aissue[ak] = okey
             fs.snap[jid]["updated"] = iss.updated
             return None
@@ -961,6 +1002,11 @@ class World:
         elif op == "crash":
             if a[1] is not None:
                 lines = self.import_(a[0], crash_after=max(1, a[1]))
+        elif op == "pause":
+            self.trace.append("> " + format_event(ev))
+            lines = self.import_(a[0], pause_after=max(1, a[1]))
+            self.trace.extend(lines)
+            return lines
         elif op == "deliver":
             self.chan.deliver(a[0], a[1])
         elif op == "drop":
@@ -1041,8 +1087,23 @@ class World:
         self.restores.append(("jira", site))
 
     def run(self, events):
-        for ev in events:
-            self.step(ev)
+        i = 0
+        while i < len(events):
+            ev = events[i]
+            i += 1
+            if ev.op == "pause":
+                # the user events that follow happen during the import
+                j = i
+                while j < len(events) and events[j].op in USER_EVENTS:
+                    j += 1
+                self.pause_events = list(events[i:j])
+                i = j
+                self.step(ev)
+                for left in self.pause_events:   # the import wrote less than K times
+                    self.step(left)
+                self.pause_events = []
+            else:
+                self.step(ev)
         return self
 
     # ------------------------------------------------------------ settle

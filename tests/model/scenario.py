@@ -19,6 +19,7 @@ SPEC = {
     "import": ["S"],
     "run": ["S"],
     "crash": ["S", "K?"],            # crash S [during-import K]
+    "pause": ["S", "K"],             # pause S during-import K, then the user events below
     # channel
     "deliver": ["L", "I?"],
     "drop": ["L", "I?"],

@@ -48,6 +48,7 @@ class Rules:
         self.journal = True           # ops marked done are not applied again
         self.detect_jira_restore = True
         self.detect_state_restore = True  # finding F4: journal vs historyMetadata
+        self.reread_before_write = True   # finding F5: no stale bulk read
         self.park_moved = True        # ops for a moved twin are parked
         for k, v in kw.items():
             if not hasattr(self, k):

@@ -454,6 +454,35 @@ def test_finding_f4_a_healed_state_restore_loses_a_conflict_record_unless_detect
     assert v == [] and w.fs["A"].ep.stopped == "restore"
 
 
+F5 = ("create A X1\ncreate A X2\nrun A\ndeliver A->B\nrun B\nedit A X1 summary a1\n"
+      "edit A X2 summary a2\nrun A\ndeliver A->B\npause B during-import 1\n"
+      "edit B X2 summary mine\n")
+
+
+def test_finding_f5_a_user_edit_after_the_bulk_read_is_overwritten_unless_reread():
+    v, _ = full(F5, reread_before_write=False)
+    assert any("lost without a conflict record" in x for x in v)
+    v, w = full(F5)
+    assert v == []
+    assert issue(w, "A", "X2").fields["summary"].value == "mine"
+    assert any(c["why"] == "both changed; mine later" for c in w.fs["B"].conflicts)
+
+
+def test_user_edit_between_a_write_and_its_read_back_is_not_taken_for_ferrys():
+    v, w = full("create A X1\nexport A\ndeliver A->B\npause B during-import 1\n"
+                "edit B X1 summary fix\nedit A X1 summary x\n")
+    assert v == []
+    assert issue(w, "B", "X1").fields["summary"].value == issue(w, "A", "X1").fields["summary"].value
+
+
+def test_pause_runs_the_following_user_events_inside_the_import():
+    w = model.World().run(parse("create A X1\ncreate A X2\nrun A\ndeliver A->B\n"
+                                "pause B during-import 1\nedit B X1 summary s\nexport B\n"))
+    t = w.trace
+    assert t.index("> pause B during-import 1") < t.index("> edit B X1 summary s") \
+        < t.index("B apply A#1") < t.index("> export B")
+
+
 def test_residual_r1_a_restored_comment_edit_edited_again_is_not_detectable():
     text = ("create A X1\ncomment A X1 C1 red\nrun A\ndeliver A->B\nimport B\n"
             "backup-jira B j\nedit-comment B X1 C1 wait\nrun B\nrestore-jira B j\n"
