@@ -1,5 +1,6 @@
 """Comments (paging, order, visibility, errors) and attachments (upload, limits, download)."""
 import re
+from urllib.parse import quote
 
 from conftest import ADMIN, ALICE, NOBODY
 
@@ -168,6 +169,21 @@ def test_attachment_metadata_download_delete(emu):
     items = [i for h in emu.issue(k, "?expand=changelog")["changelog"]["histories"] for i in h["items"]]
     dl = [i for i in items if i["from"] == str(a["id"])]
     assert dl and dl[0]["field"] == "Attachment" and dl[0]["fromString"] == "data.bin" and dl[0]["to"] is None
+
+
+def test_download_of_awkward_names_by_id_with_rfc6266_header(emu):
+    k = emu.create()["key"]
+    for name in ["dir/sub.txt", "naïve ✓ 漢字.txt", "with space.txt"]:
+        a = emu.upload(k, [(name, b"data")]).json[0]
+        if emu.cloud:
+            r = emu.get("/rest/api/3/attachment/content/%s?redirect=false" % a["id"])
+        else:
+            # Jira serves by id whatever the name part of the URL holds.
+            r = emu.get("/secure/attachment/%s/%s" % (a["id"], quote(name, safe="/")))
+        assert r.status == 200 and r.body == b"data", name
+        cd = r.headers["content-disposition"]
+        assert cd.startswith('attachment; filename="')
+        assert "filename*=UTF-8''%s" % quote(name, safe="") in cd
 
 
 def test_duplicate_filenames_are_kept(emu):

@@ -15,7 +15,7 @@ import traceback
 from email.parser import BytesParser
 from email import policy as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit, parse_qs, unquote
+from urllib.parse import urlsplit, parse_qs, quote, unquote
 
 from . import config as config_mod
 from . import render as R
@@ -35,6 +35,8 @@ def route(method, template, versions=None, flavors=("server", "cloud"), anon=Fal
 
 def _compile(template):
     rx = re.escape(template)
+    # {name*} takes the rest of the path, slashes included.
+    rx = re.sub(r"\\\{(\w+)\\\*\\\}", r"(?P<\1>.+)", rx)
     rx = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", rx)
     return re.compile("^" + rx + "$")
 
@@ -1393,7 +1395,13 @@ def attachment_del(c):
 
 
 def _content(c, a, data):
-    hdr = {"Content-Disposition": "attachment; filename=\"%s\"" % a["filename"].replace('"', ''),
+    # RFC 6266: an ASCII fallback and the UTF-8 name in filename*; HTTP
+    # header values are Latin-1, so a raw non-ASCII name cannot go there.
+    name = a["filename"]
+    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7f and ch not in '"\\' else "_"
+                       for ch in name)
+    hdr = {"Content-Disposition": "attachment; filename=\"%s\"; filename*=UTF-8''%s"
+           % (fallback, quote(name, safe="")),
            "Accept-Ranges": "bytes"}
     rng = c.headers.get("Range")
     m = re.match(r"^bytes=(\d*)-(\d*)$", (rng or "").strip())
@@ -1413,7 +1421,9 @@ def _content(c, a, data):
     return Resp(200, data, hdr, a["mimeType"])
 
 
-@route("GET", "/secure/attachment/{aid}/{filename}", flavors=("server",))
+# Jira serves the attachment by its id whatever the name part says, so a
+# name with a '/' in it still downloads.
+@route("GET", "/secure/attachment/{aid}/{filename*}", flavors=("server",))
 def attachment_download_dc(c):
     _iss, a = _attachment(c, c.args["aid"])
     return _content(c, a, c.site.attachment_content(a["id"]))
