@@ -614,9 +614,9 @@ classify_http(struct jira *j, struct xfer *x, long status,
 	 * names the user it served in X-AUSERNAME.  A dead token must not
 	 * look like an empty result.
 	 */
-	if (status == 401 ||
-	    strstr(x->seraph, "AUTHENTICATED_FAILED") != NULL ||
-	    strcmp(x->ausername, "anonymous") == 0) {
+	if (status == 401 || (x->auth_sent &&
+	    (strstr(x->seraph, "AUTHENTICATED_FAILED") != NULL ||
+	    strcmp(x->ausername, "anonymous") == 0))) {
 		j->auth_dead = true;
 		snprintf(j->auth_why, sizeof(j->auth_why), "Jira refused the "
 		    "credentials%s%s%s (%s: wrong %s, or unknown user); "
