@@ -492,6 +492,12 @@ jira_jql_date(int64_t ms, const char *tz, char out[24], struct ferry_err *err)
 	return 0;
 }
 
+void
+jira_jql_epoch(int64_t ms, char out[24])
+{
+	snprintf(out, 24, "%" PRId64, ms);
+}
+
 const char *
 jira_jstr(const json_t *o, const char *key)
 {

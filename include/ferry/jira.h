@@ -455,6 +455,11 @@ void jira_time_format(int64_t ms, char out[32]);
  */
 int jira_jql_date(int64_t ms, const char *tz, char out[24],
     struct ferry_err *err);
+/*
+ * The zone-free alternative: epoch milliseconds, unquoted (JQL reads a
+ * bare number as an instant; Jira compares to the second).
+ */
+void jira_jql_epoch(int64_t ms, char out[24]);
 /* As jira_jql_date, in the zone of the sync user (jira_myself() first). */
 int jira_jql_date_user(struct jira *j, int64_t ms, char out[24],
     struct ferry_err *err);

@@ -109,6 +109,10 @@ test_jira_jql_date_is_in_the_zone_to_the_minute(void **state)
 	unsetenv("TZ");
 	assert_int_equal(jira_jql_date(0, "UTC", out, &err), 0);
 	assert_null(getenv("TZ"));
+	jira_jql_epoch(1704164645678LL, out);
+	assert_string_equal(out, "1704164645678");
+	jira_jql_epoch(-1, out);
+	assert_string_equal(out, "-1");
 }
 
 static void
