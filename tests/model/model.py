@@ -1213,6 +1213,9 @@ def evaluate(world, settled, probe_settled):
                                                  rcv.recv_ack, rcv.applied))
     if settled is None or probe_settled is None:
         v.append("sites did not fall silent")
+    elif probe_settled > 4:
+        # one new issue at each site: two bundles, at most two control acks, then silence
+        v.append("sites sent %d messages to sync one new issue each" % probe_settled)
     if world.restores and any(k == "state" for k, _ in world.restores):
         pass  # a forgotten state may echo once; the echo check does not apply
     else:
@@ -1311,6 +1314,7 @@ def check(events, rules=None, world=None):
         settled = w.settle()
         w.run(PROBE)
         probe_settled = w.settle()
+        w.settle_counts = (settled, probe_settled)
     except Exception as e:  # a model bug is a failure too, and shrinks like one
         return ["model raised %s: %s" % (type(e).__name__, e)], w
     return evaluate(w, settled, probe_settled), w

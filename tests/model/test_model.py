@@ -575,3 +575,46 @@ def test_runner_prints_a_summary():
                           "--steps", "30", "--jobs", "1"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "scenarios run:      20" in out.stdout and "property failures:  0" in out.stdout
+
+
+# ------------------------------------------------------------------ scenario files
+
+SCENARIOS = os.path.join(HERE, "scenarios")
+
+
+def _headers(text):
+    h = {"layer": "full", "expect": None, "broken-by": []}
+    for line in text.splitlines():
+        if line.startswith("# layer:"):
+            h["layer"] = line.split(":", 1)[1].strip()
+        elif line.startswith("# expect:"):
+            h["expect"] = line.split(":", 1)[1].strip()
+        elif line.startswith("# broken-by:"):
+            spec, _, want = line.split(":", 1)[1].strip().partition(" ")
+            rules = dict(kv.split("=") for kv in spec.split(","))
+            h["broken-by"].append((rules, want.strip().strip('"')))
+    return h
+
+
+def _verdict(text, layer, rules):
+    if layer == "seq":
+        v, w = _seq_verdict(text, rules)
+        return v, any(e.stopped for e in w.eps.values())
+    v, w = model.check(parse(text), rules)
+    return v, any(w.fs[s].ep.stopped for s in "AB")
+
+
+@pytest.mark.parametrize("name", sorted(f for f in os.listdir(SCENARIOS) if f.endswith(".scn")))
+def test_scenario_file_ends_as_its_header_says(name):
+    with open(os.path.join(SCENARIOS, name), encoding="utf-8") as f:
+        text = f.read()
+    h = _headers(text)
+    assert h["expect"] in ("ok", "detected")
+    v, detected = _verdict(text, h["layer"], sq.Rules())
+    assert v == [] and detected == (h["expect"] == "detected"), v
+    for rules, want in h["broken-by"]:
+        r = sq.Rules()
+        for k, val in rules.items():
+            r.option(k, val)
+        v, _ = _verdict(text, h["layer"], r)
+        assert any(want in x for x in v), (rules, v)
