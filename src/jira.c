@@ -352,6 +352,91 @@ out:
 }
 
 int
+jira_createmeta_from_legacy(const json_t *ans, const char *issuetype_id,
+    json_t **out, struct ferry_err *err)
+{
+	json_t *types, *t, *res, *f, *bean, *v;
+	const char *k;
+	size_t i;
+
+	*out = NULL;
+	types = json_object_get(json_array_get(json_object_get(ans,
+	    "projects"), 0), "issuetypes");
+	if (!json_is_array(types))
+		return ferry_err_set(err, FERRY_ENOTFOUND, "read createmeta: "
+		    "no such project, or no permission to create in it");
+	res = json_array();
+	json_array_foreach(types, i, t) {
+		if (issuetype_id == NULL) {
+			bean = json_deep_copy(t);
+			json_object_del(bean, "fields");
+			json_object_del(bean, "expand");
+			json_array_append_new(res, bean);
+			continue;
+		}
+		if (jira_jstr(t, "id") == NULL ||
+		    strcmp(jira_jstr(t, "id"), issuetype_id) != 0)
+			continue;
+		f = json_object_get(t, "fields");
+		json_object_foreach(f, k, v) {
+			bean = json_deep_copy(v);
+			json_object_set_new(bean, "fieldId", json_string(k));
+			json_array_append_new(res, bean);
+		}
+		*out = res;
+		return 0;
+	}
+	if (issuetype_id != NULL) {
+		json_decref(res);
+		return ferry_err_set(err, FERRY_ENOTFOUND, "read createmeta: "
+		    "no issue type '%s' in the project", issuetype_id);
+	}
+	*out = res;
+	return 0;
+}
+
+/*
+ * Jira before 8.4 has only the legacy createmeta (removed in 9.0): used
+ * when the new endpoint is not there on such a server.
+ */
+static bool
+want_legacy(struct jira *j, int rc, const struct ferry_err *err)
+{
+	if (rc != FERRY_ENOTFOUND || err->http != 404)
+		return false;
+	if (!j->detected && jira_detect(j, NULL, NULL) < 0)
+		return false;
+	return j->flavor == JIRA_FLAVOR_SERVER &&
+	    j->server.version_num[0] > 0 && (j->server.version_num[0] < 8 ||
+	    (j->server.version_num[0] == 8 && j->server.version_num[1] < 4));
+}
+
+static int
+createmeta_legacy(struct jira *j, const char *project, const char *type_id,
+    json_t **out, struct ferry_err *err)
+{
+	struct buf p = BUF_INIT(JIRA_URL_MAX);
+	json_t *ans = NULL;
+	int rc;
+
+	buf_addstr(&p, strspn(project, "0123456789") == strlen(project) ?
+	    "/rest/api/2/issue/createmeta?projectIds=" :
+	    "/rest/api/2/issue/createmeta?projectKeys=");
+	jira_url_escape(&p, project);
+	if (type_id != NULL) {
+		buf_addstr(&p, "&issuetypeIds=");
+		jira_url_escape(&p, type_id);
+		buf_addstr(&p, "&expand=projects.issuetypes.fields");
+	}
+	if ((rc = jira_json(j, "GET", p.data, NULL, true,
+	    "read createmeta (legacy)", &ans, err)) == 0)
+		rc = jira_createmeta_from_legacy(ans, type_id, out, err);
+	json_decref(ans);
+	buf_release(&p);
+	return rc;
+}
+
+int
 jira_createmeta_issuetypes(struct jira *j, const char *project,
     json_t **out, struct ferry_err *err)
 {
@@ -363,6 +448,8 @@ jira_createmeta_issuetypes(struct jira *j, const char *project,
 	buf_addstr(&p, "/issuetypes");
 	rc = createmeta_pages(j, p.data, "issueTypes",
 	    "read createmeta issue types", out, err);
+	if (want_legacy(j, rc, err))
+		rc = createmeta_legacy(j, project, NULL, out, err);
 	buf_release(&p);
 	return rc;
 }
@@ -380,6 +467,8 @@ jira_createmeta_fields(struct jira *j, const char *project,
 	jira_url_escape(&p, issuetype_id);
 	rc = createmeta_pages(j, p.data, "fields", "read createmeta fields",
 	    out, err);
+	if (want_legacy(j, rc, err))
+		rc = createmeta_legacy(j, project, issuetype_id, out, err);
 	buf_release(&p);
 	return rc;
 }

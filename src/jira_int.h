@@ -133,6 +133,15 @@ int64_t jira_days_from_civil(int64_t y, unsigned m, unsigned d);
 int64_t jira_mono_ms(void);
 int64_t jira_wall_ms(void);
 
+/*
+ * The legacy createmeta answer (projects[].issuetypes[].fields{}) in the
+ * shape of the Jira 9 endpoints: the issue types without their fields
+ * (issuetype_id NULL), or that type's fields as an array of beans, each
+ * with "fieldId".  FERRY_ENOTFOUND if the project or type is missing.
+ */
+int jira_createmeta_from_legacy(const json_t *ans, const char *issuetype_id,
+    json_t **out, struct ferry_err *err);
+
 /* Small JSON accessors: NULL if absent or not a string. */
 const char *jira_jstr(const json_t *o, const char *key);
 char *jira_jdup(const json_t *o, const char *key);

@@ -337,6 +337,45 @@ test_jira_new_rejects_bad_urls_and_missing_credentials(void **state)
 	jira_free(NULL);
 }
 
+static void
+test_jira_legacy_createmeta_takes_the_jira9_shape(void **state)
+{
+	const char *src = getenv("FERRY_SRCDIR");
+	struct ferry_err err = FERRY_ERR_INIT;
+	json_t *ans, *out = NULL, *f;
+	char *path;
+	size_t i;
+	bool summary = false;
+
+	(void)state;
+	path = xasprintf("%s/../shared/jira-reference/payloads/"
+	    "dc-v2-createmeta-legacy-expand-fields.json", src ? src : ".");
+	ans = json_load_file(path, 0, NULL);
+	free(path);
+	if (ans == NULL)
+		skip();
+	assert_int_equal(jira_createmeta_from_legacy(ans, NULL, &out, &err),
+	    0);
+	assert_int_equal(json_array_size(out), 5);
+	assert_string_equal(jira_jstr(json_array_get(out, 2), "name"), "Task");
+	assert_null(json_object_get(json_array_get(out, 2), "fields"));
+	json_decref(out);
+	assert_int_equal(jira_createmeta_from_legacy(ans, "3", &out, &err), 0);
+	json_array_foreach(out, i, f)
+		if (strcmp(jira_jstr(f, "fieldId"), "summary") == 0)
+			summary = json_is_true(json_object_get(f, "required"));
+	assert_true(summary);
+	json_decref(out);
+	assert_int_equal(jira_createmeta_from_legacy(ans, "999", &out, &err),
+	    FERRY_ENOTFOUND);
+	assert_null(out);
+	json_decref(ans);
+	ans = json_pack("{s:[]}", "projects");
+	assert_int_equal(jira_createmeta_from_legacy(ans, NULL, &out, &err),
+	    FERRY_ENOTFOUND);
+	json_decref(ans);
+}
+
 static int
 count_page(void *arg, const struct jira_page *page, struct ferry_err *err)
 {
@@ -431,6 +470,7 @@ main(void)
 		cmocka_unit_test(test_jira_retry_after_reads_seconds_dates_and_reset),
 		cmocka_unit_test(test_jira_disposition_escapes_quotes_and_encodes_utf8),
 		cmocka_unit_test(test_jira_new_rejects_bad_urls_and_missing_credentials),
+		cmocka_unit_test(test_jira_legacy_createmeta_takes_the_jira9_shape),
 		cmocka_unit_test(test_jira_unreachable_server_is_retried_then_retry_later),
 		cmocka_unit_test(test_jira_search_refuses_an_order_by),
 	};
