@@ -98,11 +98,32 @@ add_escaped_str(struct buf *out, const char *s)
 	buf_add_escaped(out, s, strlen(s));
 }
 
+/* "field: message" pairs of an errors object; returns whether any. */
+static bool
+add_field_errors(struct buf *out, const json_t *errs, bool any)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)errs, k, v) {
+		if (any)
+			buf_addstr(out, "; ");
+		add_escaped_str(out, k);
+		buf_addstr(out, ": ");
+		if (json_is_string(v))
+			add_escaped_str(out, json_string_value(v));
+		else
+			buf_addstr(out, "(invalid)");
+		any = true;
+	}
+	return any;
+}
+
 bool
 jira_errbody_format(const char *body, size_t len, struct buf *out)
 {
-	json_t *root, *msgs, *errs, *v;
-	const char *k, *s;
+	json_t *root, *msgs, *errs, *v, *el;
+	const char *s;
 	size_t i, start = out->len;
 	bool any = false;
 
@@ -145,18 +166,30 @@ jira_errbody_format(const char *body, size_t len, struct buf *out)
 		any = true;
 	}
 	errs = json_object_get(root, "errors");
-	if (json_is_object(errs)) {
-		json_object_foreach(errs, k, v) {
-			if (any)
-				buf_addstr(out, "; ");
-			add_escaped_str(out, k);
-			buf_addstr(out, ": ");
-			if (json_is_string(v))
-				add_escaped_str(out, json_string_value(v));
-			else
-				buf_addstr(out, "(invalid)");
-			any = true;
-		}
+	if (json_is_object(errs))
+		any = add_field_errors(out, errs, any);
+	/* Bulk create: errors[] of {failedElementNumber, elementErrors}. */
+	json_array_foreach(json_is_array(errs) ? errs : NULL, i, el) {
+		json_t *ee = json_object_get(el, "elementErrors"), *m;
+		size_t q;
+
+		if (any)
+			buf_addstr(out, "; ");
+		buf_addf(out, "issue %" JSON_INTEGER_FORMAT ": ",
+		    json_integer_value(json_object_get(el,
+		    "failedElementNumber")));
+		any = false;
+		json_array_foreach(json_object_get(ee, "errorMessages"), q, m)
+			if (json_is_string(m)) {
+				if (any)
+					buf_addstr(out, ", ");
+				add_escaped_str(out, json_string_value(m));
+				any = true;
+			}
+		if (json_is_object(json_object_get(ee, "errors")))
+			add_field_errors(out, json_object_get(ee, "errors"),
+			    any);
+		any = true;
 	}
 	/* Basic-auth-disabled and proxies: {"message": "..."}; some Cloud
 	 * gateways: {"errorMessage": "..."}. */

@@ -413,7 +413,7 @@ def test_bulk_create_partial_and_total_failure(emu):
     assert [e["failedElementNumber"] for e in res["errors"]] == [2]
     assert calls(emu) == {"POST /rest/api/2/issue/bulk": 1}
     r = probe(emu, ["bulk", J([bad, bad])])
-    assert r.one["code"] == "refused"
+    assert r.one["code"] == "refused" and "issue 1: " in r.one["error"]
     assert [e["failedElementNumber"] for e in r.one["result"]["errors"]] == [0, 1]
 
 

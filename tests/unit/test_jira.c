@@ -207,6 +207,23 @@ test_jira_errbody_joins_messages_and_field_errors(void **state)
 }
 
 static void
+test_jira_errbody_reads_bulk_element_errors(void **state)
+{
+	struct buf b = BUF_INIT(0);
+	const char *body = "{\"issues\":[],\"errors\":[{\"status\":400,"
+	    "\"elementErrors\":{\"errorMessages\":[],\"errors\":{\"project\":"
+	    "\"project is required\"}},\"failedElementNumber\":0},"
+	    "{\"status\":400,\"elementErrors\":{\"errorMessages\":[\"no\"]},"
+	    "\"failedElementNumber\":3}]}";
+
+	(void)state;
+	assert_true(jira_errbody_format(body, strlen(body), &b));
+	assert_string_equal(b.data, "issue 0: project: project is required; "
+	    "issue 3: no");
+	buf_release(&b);
+}
+
+static void
 test_jira_errbody_reads_the_basic_auth_disabled_shape(void **state)
 {
 	struct buf b = BUF_INIT(0);
@@ -464,6 +481,7 @@ main(void)
 		cmocka_unit_test(test_jira_url_origin_normalises_and_refuses_userinfo),
 		cmocka_unit_test(test_jira_url_escape_escapes_all_but_unreserved),
 		cmocka_unit_test(test_jira_errbody_joins_messages_and_field_errors),
+		cmocka_unit_test(test_jira_errbody_reads_bulk_element_errors),
 		cmocka_unit_test(test_jira_errbody_reads_the_basic_auth_disabled_shape),
 		cmocka_unit_test(test_jira_errbody_gives_an_html_title_and_escapes),
 		cmocka_unit_test(test_jira_backoff_grows_is_capped_and_jittered),
