@@ -34,7 +34,10 @@ def one(args):
     if seq_only:
         w = sq.SeqWorld(rules.copy()).run(evs)
         n = sq.settle(w)
-        v = seq_properties(w, n)
+        # the probe: one new bundle each way, so that a latent disagreement shows
+        w.run(parse("export A\nexport B\n"))
+        n2 = sq.settle(w)
+        v = seq_properties(w, n if n2 is not None else None)
         return seed, len(evs), w.chan.sent_count, v, False
     v, w = model.check(evs, rules)
     restored = bool(w.restores)

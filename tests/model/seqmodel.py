@@ -395,6 +395,10 @@ def main(argv):
     args = ap.parse_args(argv)
     with open(args.trace, encoding="utf-8") as f:
         events = parse(f.read())
+    bad = [e for e in events if e.op not in SEQ_EVENTS]
+    if bad:
+        sys.stderr.write("seqmodel: not a sequencing event: %s\n" % format_event(bad[0]))
+        return 2
     w = SeqWorld()
     w.run(events)
     if args.settle:
