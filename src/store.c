@@ -144,6 +144,35 @@ static const char *const migrations[] = {
 	"ALTER TABLE chan ADD COLUMN told_at INTEGER;"
 	"ALTER TABLE chan ADD COLUMN ctl_seen TEXT;"
 	"ALTER TABLE incoming RENAME COLUMN echo TO time;",
+
+	/*
+	 * 4: pairing (docs/pairing.md): the inviter's one-time secrets, each
+	 * connection's side of the handshake, and the hellos already judged,
+	 * so that one lying on a spool is not judged again.
+	 */
+	"CREATE TABLE invitation ("
+	"  id INTEGER PRIMARY KEY,"
+	"  conn INTEGER NOT NULL REFERENCES conn(id),"
+	"  secret BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),"
+	"  used INTEGER,"
+	"  used_by TEXT);"
+	"CREATE TABLE pairing ("
+	"  conn INTEGER PRIMARY KEY REFERENCES conn(id),"
+	"  role INTEGER NOT NULL CHECK (role BETWEEN 0 AND 2),"
+	"  expect_fpr TEXT,"
+	"  hello TEXT,"
+	"  hello_sent TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  paired INTEGER);"
+	"CREATE TABLE hello_seen ("
+	"  conn INTEGER NOT NULL REFERENCES conn(id),"
+	"  name TEXT NOT NULL,"
+	"  verdict TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (conn, name));",
 };
 
 /* A SQLite failure as a ferry error; a full disk says so plainly. */

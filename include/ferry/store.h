@@ -31,7 +31,7 @@ struct ferry_err;
 struct sqlite3;
 
 #define STORE_DB_NAME		"ferry.db"
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 #define STORE_BUSY_MS		10000
 
 struct store;
@@ -216,6 +216,86 @@ int store_in_names(struct store *s, const char *file, bool *yes,
 void store_in_free(struct store_in *v, size_t n);
 void store_in_release(struct store_in *r);
 const char *store_in_state_name(enum store_in_state state);
+
+/*
+ * Pairing (src/store_pair.c, docs/pairing.md).  An invitation is the
+ * inviter's record of one code: its one-time secret (only here: the state
+ * directory is private), when it expires and whether it was used.
+ */
+#define STORE_SECRET_MAX	32
+
+enum store_invite_state {
+	STORE_INVITE_PENDING,
+	STORE_INVITE_USED,
+	STORE_INVITE_REPLACED,	/* a newer code for the connection */
+};
+
+struct store_invite {
+	int64_t			 id;
+	int64_t			 conn;
+	uint8_t			 secret[STORE_SECRET_MAX];
+	size_t			 secretlen;
+	int64_t			 created, expires;
+	enum store_invite_state	 state;
+	int64_t			 used;		/* SEQ_NEVER if not */
+	char			*used_by;	/* the acceptor's site id */
+};
+
+/*
+ * Record a new pending invitation for conn; older pending ones of conn
+ * become STORE_INVITE_REPLACED.  *id (may be NULL) gets its row id.
+ */
+int store_invite_add(struct store *s, int64_t conn, const void *secret,
+    size_t secretlen, int64_t created, int64_t expires, int64_t *id,
+    struct ferry_err *err);
+/* Every invitation of conn, newest first; *v freed by store_invite_free. */
+int store_invite_list(struct store *s, int64_t conn, struct store_invite **v,
+    size_t *n, struct ferry_err *err);
+/* Invitation id was used by site by at now. */
+int store_invite_use(struct store *s, int64_t id, const char *by, int64_t now,
+    struct ferry_err *err);
+/* Wipes the secrets. */
+void store_invite_free(struct store_invite *v, size_t n);
+
+enum store_pair_role {
+	STORE_PAIR_INVITER,	/* made the code; pins the acceptor's hello */
+	STORE_PAIR_ACCEPTOR,	/* took the code; pins the inviter's reply */
+	STORE_PAIR_KEYFILE,	/* pinned a key file an administrator gave */
+};
+
+/* One connection's side of the handshake. */
+struct store_pairing {
+	int64_t			 conn;
+	enum store_pair_role	 role;
+	char			*expect_fpr;	/* acceptor: the code's key
+						   fingerprint prefix (hex) */
+	char			*hello;		/* our hello, in STATE/pairing,
+						   not yet on the transport */
+	char			*hello_sent;	/* our hello on the transport */
+	int64_t			 created;
+	int64_t			 paired;	/* both keys pinned; SEQ_NEVER */
+};
+
+/* FERRY_ENOTFOUND if conn has none. */
+int store_pairing_get(struct store *s, int64_t conn, struct store_pairing *out,
+    struct ferry_err *err);
+/* Insert or replace the row of p->conn. */
+int store_pairing_put(struct store *s, const struct store_pairing *p,
+    struct ferry_err *err);
+/* True if some pairing row names file as its waiting hello. */
+int store_pairing_names(struct store *s, const char *file, bool *yes,
+    struct ferry_err *err);
+void store_pairing_release(struct store_pairing *p);
+
+/* Was the hello called name on conn judged already?  *verdict may be NULL. */
+int store_hello_seen(struct store *s, int64_t conn, const char *name,
+    bool *seen, char **verdict, struct ferry_err *err);
+int store_hello_mark(struct store *s, int64_t conn, const char *name,
+    const char *verdict, int64_t now, struct ferry_err *err);
+
+/* A connection not yet paired follows its section's project and user. */
+int store_conn_set_local(struct store *s, int64_t id, const char *project,
+    const char *sync_user, struct ferry_err *err);
 
 /*
  * The sync engine's tables, with minimal accessors.  Operations and
