@@ -38,11 +38,15 @@ def one(args):
         w.run(parse("export A\nexport B\n"))
         n2 = sq.settle(w)
         v = seq_properties(w, n if n2 is not None else None)
-        return seed, len(evs), w.chan.sent_count, v, False
+        return seed, len(evs), w.chan.sent_count, v, False, _events_run(w)
     v, w = model.check(evs, rules)
     restored = bool(w.restores)
     detected = any(w.fs[s].ep.stopped for s in "AB")
-    return seed, len(evs), 0 if w is None else w.chan.sent_count, v, (restored, detected)
+    return seed, len(evs), w.chan.sent_count, v, (restored, detected), _events_run(w)
+
+
+def _events_run(w):
+    return sum(1 for line in w.trace if line.startswith("> "))
 
 
 def seq_properties(w, settled):
@@ -101,7 +105,8 @@ def main(argv):
     n = len(results)
     print("scenarios run:      %d (seeds %d..%d, %d steps requested)"
           % (n, args.start, args.start + args.seeds - 1, args.steps))
-    print("mean length:        %.1f events" % (sum(r[1] for r in results) / max(n, 1)))
+    print("mean length:        %.1f events (%.1f with settling and probe)"
+          % (sum(r[1] for r in results) / max(n, 1), sum(r[5] for r in results) / max(n, 1)))
     print("mean messages sent: %.1f (including settling)" % (sum(r[2] for r in results) / max(n, 1)))
     if not args.seq_only:
         rest = [r for r in results if r[4] and r[4][0]]
