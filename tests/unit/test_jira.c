@@ -365,10 +365,17 @@ test_jira_legacy_createmeta_takes_the_jira9_shape(void **state)
 	bool summary = false;
 
 	(void)state;
-	path = xasprintf("%s/../shared/jira-reference/payloads/"
+	path = xasprintf("%s/tests/emu/reference/payloads/"
 	    "dc-v2-createmeta-legacy-expand-fields.json", src ? src : ".");
 	ans = json_load_file(path, 0, NULL);
 	free(path);
+	if (ans == NULL) {
+		path = xasprintf("%s/../shared/jira-reference/payloads/"
+		    "dc-v2-createmeta-legacy-expand-fields.json",
+		    src ? src : ".");
+		ans = json_load_file(path, 0, NULL);
+		free(path);
+	}
 	if (ans == NULL)
 		skip();
 	assert_int_equal(jira_createmeta_from_legacy(ans, NULL, &out, &err),
