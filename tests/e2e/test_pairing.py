@@ -1,0 +1,454 @@
+"""Pairing two sites: ferry invite, accept and run (docs/pairing.md).
+
+Each test makes its own sites (a config file, a state directory, a Jira secret
+file) around one spool folder, with real GnuPG keys, and stops every gpg-agent
+it started.  Clock differences come from faketime (Debian's faketime package),
+which reaches gpg and gpg-agent too, since they inherit its LD_PRELOAD.
+"""
+import fcntl
+import hashlib
+import json
+import os
+import pty
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+SRCDIR = os.environ.get("FERRY_SRCDIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FERRY = os.environ.get("FERRY_BIN") or os.path.join(SRCDIR, "build", "ferry")
+FAKETIME = shutil.which("faketime")
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def code_decode(code):
+    """The 25 bytes of an invitation code (no checksum check)."""
+    v = 0
+    for c in code.replace("-", ""):
+        v = v << 5 | CROCKFORD.index(c)
+    return v.to_bytes(25, "big")
+
+
+def code_encode(b23):
+    """A code for 23 bytes, with a correct checksum."""
+    b = b23 + hashlib.sha256(b23).digest()[:2]
+    v = int.from_bytes(b, "big")
+    syms = [CROCKFORD[(v >> (5 * (39 - i))) & 31] for i in range(40)]
+    return "-".join("".join(syms[i:i + 5]) for i in range(0, 40, 5))
+
+
+class Site:
+    """One site: config file, state directory, secret file."""
+
+    def __init__(self, root, name, spool, project="DEMO", user="ferry"):
+        self.root = os.path.join(root, name)
+        self.name = name
+        self.spool = spool
+        self.state = os.path.join(self.root, "state")
+        self.conf = os.path.join(self.root, "ferry.conf")
+        os.makedirs(self.root)
+        self.secret = self.secret_file("secret", "jira-secret")
+        self.write_config(project=project, user=user)
+
+    def secret_file(self, name, text):
+        path = os.path.join(self.root, name)
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    def write_config(self, project="DEMO", user="ferry",
+                     url="https://jira.example.com", secret=None,
+                     extra=""):
+        with open(self.conf, "w") as f:
+            f.write(f"""[site]
+name = {self.name}
+state_dir = {self.state}
+[jira]
+url = {url}
+user = {user}
+secret_file = {secret or self.secret}
+[connection link]
+project = {project}
+transport = spool
+outbox = {self.spool}
+inbox = {self.spool}
+require_mount = no
+{extra}""")
+
+    def ferry(self, *args, input=None, fake=None, check=None):
+        cmd = [FERRY, "-c", self.conf] + list(args)
+        if fake is not None:
+            cmd = [FAKETIME, "-f", fake] + cmd
+        p = subprocess.run(cmd, input=input, capture_output=True,
+                           text=True, timeout=60)
+        if check is not None:
+            assert p.returncode == check, (p.returncode, p.stdout,
+                                           p.stderr)
+        return p
+
+    def init(self, fake=None):
+        self.ferry("init", fake=fake, check=0)
+
+    def run(self, fake=None, check=0):
+        p = self.ferry("--json", "run", fake=fake, check=check)
+        return json.loads(p.stdout)["connections"][0], p
+
+    def invite(self):
+        p = self.ferry("invite", "--connection", "link", "--json", check=0)
+        return json.loads(p.stdout)
+
+    def accept(self, code, fake=None, check=0):
+        return self.ferry("accept", "--connection", "link", input=code + "\n",
+                          fake=fake, check=check)
+
+    def db(self):
+        return sqlite3.connect(os.path.join(self.state, "ferry.db"))
+
+    def stop_agent(self):
+        home = os.path.join(self.state, "gnupg")
+        if os.path.isdir(home):
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"],
+                           capture_output=True)
+
+
+@pytest.fixture
+def sites():
+    """A factory of sites sharing one spool folder."""
+    root = tempfile.mkdtemp(prefix="ferry-pair-")
+    spool = os.path.join(root, "spool")
+    os.makedirs(spool)
+    made = []
+
+    def make(name, **kw):
+        s = Site(root, name, spool, **kw)
+        made.append(s)
+        return s
+
+    make.spool = spool
+    yield make
+    for s in made:
+        s.stop_agent()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def spool_files(spool):
+    return sorted(f for f in os.listdir(spool) if not f.startswith("."))
+
+
+def pair(a, b):
+    a.init()
+    b.init()
+    inv = a.invite()
+    b.accept(inv["code"])
+    ra, _ = a.run()
+    rb, _ = b.run()
+    return inv, ra, rb
+
+
+def test_two_sites_pair_end_to_end_then_fall_silent(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    inv = a.invite()
+    assert inv["site_id"] == inv["fingerprint"][:20].lower()
+    codefile = os.path.join(b.root, "code.txt")
+    with open(codefile, "w") as f:
+        f.write("\n  " + inv["code"].lower() + "  \n")
+    p = b.ferry("accept", "--connection", "link", "--code-file", codefile,
+                "--json", check=0)
+    acc = json.loads(p.stdout)
+    assert acc["connection_id"] == inv["connection_id"]
+    assert acc["peer_site"] == inv["site_id"]
+    assert acc["hello_sent"] is True
+    [hello] = spool_files(sites.spool)
+    assert hello.startswith("ferry_%s_" % inv["connection_id"])
+    assert hello.endswith("_hello.fbz")
+
+    ra, _ = a.run()
+    assert ra["state"] == "paired" and ra["pinned_now"]
+    assert ra["hello_sent"]
+    rb, _ = b.run()
+    assert rb["state"] == "paired" and rb["pinned_now"]
+    assert rb["peer_fingerprint"] == inv["fingerprint"]
+    assert rb["peer_site"] == inv["site_id"]
+    assert rb["removed"] == 1          # its hello, answered
+
+    # Both keys pinned; a further run on each changes nothing.
+    with a.db() as d:
+        a_row = d.execute("SELECT peer_site, peer_fpr FROM conn").fetchone()
+    assert a_row == (ra["peer_site"], ra["peer_fingerprint"])
+    kept = spool_files(sites.spool)
+    # The design keeps the latest control message of each direction: here
+    # the inviter's reply, until its next control message replaces it.
+    assert len(kept) == 1 and inv["site_id"] in kept[0].split("_")[2]
+    for s in (a, b, a, b):
+        r, p = s.run()
+        assert r["state"] == "paired" and not r["pinned_now"]
+        for k in ("fetched", "acks_in", "acks_out", "sent", "resent",
+                  "removed", "pruned", "hellos_refused"):
+            assert r[k] == 0, (k, r)
+    assert spool_files(sites.spool) == kept
+    p = a.ferry("run", check=0)
+    assert "carries pairing, acknowledgements and resends" in p.stdout
+    assert "paired with site %s" % ra["peer_site"] in p.stdout
+
+
+def test_code_is_read_from_standard_input(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    inv = a.invite()
+    p = b.accept(inv["code"])
+    assert "accepted the invitation" in p.stdout
+    ra, _ = a.run()
+    assert ra["pinned_now"]
+
+
+def test_code_is_read_from_the_terminal(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    inv = a.invite()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(FERRY, [FERRY, "-c", b.conf, "accept", "--connection",
+                         "link"])
+    out = b""
+    deadline = time.time() + 30
+    while b"Invitation code:" not in out and time.time() < deadline:
+        out += os.read(fd, 1024)
+    os.write(fd, (inv["code"] + "\n").encode())
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"accepted the invitation" in out
+    ra, _ = a.run()
+    assert ra["pinned_now"]
+
+
+def test_code_as_an_argument_is_refused(sites):
+    b = sites("beta")
+    b.init()
+    code = "07RYN-8PNYW-Q8GB6-A5TP3-AW4GQ-7MEF1-0BKDW-1EKXP"
+    for args in (["accept", "--connection", "link", code],
+                 ["accept", "--connection", "link", "--code=" + code],
+                 ["accept", "--connection", "link", "--code"]):
+        p = b.ferry(*args, check=64)
+        assert "never given as an argument" in p.stderr
+        assert "holds a secret" in p.stderr
+
+
+def test_mistyped_code_is_caught_before_anything_is_sent(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    code = a.invite()["code"]
+    i = 7 if code[7] != "Z" else 8
+    typo = code[:i] + ("Z" if code[i] != "Z" else "Y") + code[i + 1:]
+    p = b.accept(typo, check=65)
+    assert "invitation code refused" in p.stderr
+    assert "mistyped" in p.stderr
+    assert spool_files(sites.spool) == []
+    # Nothing was recorded: the right code still works.
+    b.accept(code)
+
+
+def test_wrong_secret_fails_hello_authentication(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    raw = code_decode(a.invite()["code"])
+    forged = code_encode(raw[:15] + bytes(x ^ 0x5a for x in raw[15:23]))
+    b.accept(forged)
+    r, p = a.run(check=65)
+    assert "hello authentication failed" in p.stderr
+    assert r["state"] == "waiting-for-hello" and r["hellos_refused"] == 1
+    # Judged once: the next run is quiet about it.
+    r, p = a.run(check=0)
+    assert r["hellos_refused"] == 0 and r["state"] == "waiting-for-hello"
+    rb, _ = b.run()
+    assert rb["state"] == "waiting-for-reply"
+
+
+def test_expired_code_is_refused(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    b.accept(a.invite()["code"])
+    r, p = a.run(fake="+8d", check=65)
+    assert "invitation expired" in p.stderr
+    assert "ferry invite --connection link" in p.stderr
+    assert r["state"] == "waiting-for-hello"
+
+
+def test_used_code_is_refused_for_a_second_site(sites):
+    a, b, c = sites("alpha"), sites("beta"), sites("gamma")
+    c.init()
+    inv, ra, rb = pair(a, b)
+    assert ra["pinned_now"] and rb["pinned_now"]
+    c.accept(inv["code"])
+    r, p = a.run(check=65)
+    assert "invitation already used" in p.stderr
+    assert rb["peer_site"] in p.stderr or ra["peer_site"] in p.stderr
+    assert r["peer_site"] == ra["peer_site"]     # still paired with beta
+
+
+def test_fingerprint_mismatch_is_refused(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    b.accept(a.invite()["code"])
+    # The code named another key than the one that replies.
+    with b.db() as d:
+        d.execute("UPDATE pairing SET expect_fpr = '0123456789abcdef0123'")
+    ra, _ = a.run()
+    assert ra["pinned_now"]
+    rb, p = b.run(check=65)
+    assert "fingerprint mismatch" in p.stderr
+    assert "0123456789abcdef0123" in p.stderr
+    assert rb["state"] == "waiting-for-reply"
+    with b.db() as d:
+        assert d.execute("SELECT peer_fpr FROM conn").fetchone() == (None,)
+
+
+def test_accept_twice_is_refused(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    code = a.invite()["code"]
+    b.accept(code)
+    p = b.accept(code, check=1)
+    assert "already accepted an invitation" in p.stderr
+    assert len(spool_files(sites.spool)) == 1
+
+
+def test_invite_for_an_unknown_connection_is_refused(sites):
+    a = sites("alpha")
+    a.init()
+    p = a.ferry("invite", "--connection", "nosuch", check=78)
+    assert "unknown connection 'nosuch'" in p.stderr
+
+
+def test_run_and_invite_before_init_are_refused(sites):
+    a = sites("alpha")
+    for args in (["run"], ["invite", "--connection", "link"],
+                 ["accept", "--connection", "link"]):
+        p = a.ferry(*args, input="", check=78)
+        assert "run 'ferry init' first" in p.stderr
+
+
+def test_a_second_run_exits_75_and_is_quiet_under_q(sites):
+    a = sites("alpha")
+    a.init()
+    with open(os.path.join(a.state, "ferry.lock"), "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        p = a.ferry("run", check=75)
+        assert "ferry:" in p.stderr
+        p = a.ferry("-q", "run", check=75)
+        assert p.stderr == ""
+
+
+def test_paired_project_and_sync_user_cannot_change(sites):
+    a, b = sites("alpha"), sites("beta")
+    pair(a, b)
+    a.write_config(project="OTHER")
+    p = a.ferry("run", check=78)
+    assert "'DEMO'" in p.stderr and "OTHER" in p.stderr
+    assert "cannot change" in p.stderr
+    p = a.ferry("invite", "--connection", "link", check=78)
+    assert "cannot change" in p.stderr
+    a.write_config(user="someone")
+    p = a.ferry("run", check=78)
+    assert "'ferry'" in p.stderr and "someone" in p.stderr
+    # The base URL and the credentials may change.
+    other = a.secret_file("secret2", "new-secret")
+    a.write_config(url="https://jira2.example.com/ctx", secret=other)
+    a.run()
+    b.write_config(url="https://elsewhere.example.com")
+    b.run()
+
+
+def test_unpaired_connection_follows_its_section(sites):
+    a = sites("alpha")
+    a.init()
+    a.invite()
+    a.write_config(project="OTHER")
+    a.run()
+    with a.db() as d:
+        assert d.execute("SELECT project FROM conn").fetchone() == ("OTHER",)
+
+
+@pytest.mark.skipif(FAKETIME is None, reason="faketime is not installed")
+def test_two_hour_clock_difference_is_named_and_heals(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init(fake="+2h")
+    inv = a.invite()
+    b.accept(inv["code"], fake="+2h")
+    r, p = a.run(check=75)
+    assert "clocks differ by about 2 h" in p.stderr
+    assert "future" in p.stderr
+    assert r["state"] == "waiting-for-hello" and r["hellos_refused"] == 0
+    # Once the inviter's clock agrees, the kept hello pins.
+    r, _ = a.run(fake="+2h")
+    assert r["pinned_now"]
+    r, _ = b.run(fake="+2h")
+    assert r["pinned_now"] and r["peer_fingerprint"] == inv["fingerprint"]
+
+
+def test_pairing_by_key_files(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    ka = os.path.join(a.root, "alpha.asc")
+    kb = os.path.join(b.root, "beta.asc")
+    pa = a.ferry("invite", "--connection", "link", "--export-key", ka,
+                 "--json", check=0)
+    fa = json.loads(pa.stdout)["fingerprint"]
+    pb = b.ferry("invite", "--connection", "link", "--export-key", kb,
+                 "--json", check=0)
+    fb = json.loads(pb.stdout)["fingerprint"]
+    # No terminal and no --yes: nothing is pinned.
+    p = a.ferry("accept", "--connection", "link", "--peer-key", kb,
+                input="", check=64)
+    assert "--yes" in p.stderr and fb in p.stderr
+    p = a.ferry("accept", "--connection", "link", "--peer-key", kb, "--yes",
+                "--json", check=0)
+    ja = json.loads(p.stdout)
+    assert fb in p.stderr            # shown for a person to compare
+    p = b.ferry("accept", "--connection", "link", "--peer-key", ka, "--yes",
+                "--json", check=0)
+    jb = json.loads(p.stdout)
+    assert ja["connection_id"] == jb["connection_id"]
+    assert ja["peer_fingerprint"] == fb and jb["peer_fingerprint"] == fa
+    for s in (a, b):
+        r, _ = s.run()
+        assert r["state"] == "paired"
+    assert spool_files(sites.spool) == []
+
+
+@pytest.mark.skipif(FAKETIME is None, reason="faketime is not installed")
+def test_key_file_from_the_future_names_the_clock_difference(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init(fake="+2h")
+    kb = os.path.join(b.root, "beta.asc")
+    b.ferry("invite", "--connection", "link", "--export-key", kb,
+            fake="+2h", check=0)
+    p = a.ferry("accept", "--connection", "link", "--peer-key", kb, "--yes",
+                check=65)
+    assert "clocks differ by about 2 h" in p.stderr
