@@ -258,6 +258,11 @@ pair_duration(int64_t secs, char *out, size_t len)
 {
 	int64_t a = secs < 0 ? -secs : secs;
 
+	/* Round to the smallest unit shown: a clock is off "2 h 0 min". */
+	if (a >= 86400)
+		a = (a + 1800) / 3600 * 3600;
+	else if (a >= 3600)
+		a = (a + 30) / 60 * 60;
 	if (a < 60)
 		snprintf(out, len, "%" PRId64 " s", a);
 	else if (a < 3600)
