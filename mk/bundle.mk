@@ -10,7 +10,7 @@ FUZZ_CC	?= clang
 FUZZ_B	 = build-fuzz
 FUZZ_TIME ?= 240
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+FUZZ_CFLAGS = -std=c11 -g -O1 -MMD -MP -fno-omit-frame-pointer $(FUZZ_SAN) \
 	      -fsanitize=fuzzer-no-link -Iinclude -D_GNU_SOURCE \
 	      -D_FILE_OFFSET_BITS=64 $(PKG_CFLAGS)
 FUZZ_LIB_SRC = src/bundle.c src/bundle_read.c src/bundle_write.c src/ops.c \
@@ -22,11 +22,16 @@ FUZZ_BIN = $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 
 .PHONY: fuzz fuzz-build bench
 
+-include $(shell find $(FUZZ_B) -name '*.d' 2>/dev/null)
+
 $(FUZZ_B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB_OBJ)
+# The library objects depend on headers through the .d files above; the
+# targets are small enough to rebuild whenever anything changes.
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB_OBJ) \
+    $(wildcard include/ferry/*.h) src/bundle_int.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) \
 	    $(PKG_LIBS)
 

@@ -22,6 +22,16 @@
 
 #define IO_BLOCK	(64 * 1024)
 
+/* libarchive's message, or a stand-in: it may have none (NULL). */
+static const char *
+aerr(struct archive *a)
+{
+	const char *s = archive_error_string(a);
+
+	return s != NULL ? s : "unknown archive error";
+}
+
+
 struct walker {
 	struct archive			*a;
 	const uint64_t			*compressed;
@@ -136,7 +146,7 @@ stream_member(struct walker *wk, const struct bundle_member *mb, int out_fd,
 		if (n < 0)
 			return wreject(wk, BUNDLE_R_NOT_ARCHIVE,
 			    "damaged archive in member '%s': %s", mb->name,
-			    archive_error_string(wk->a));
+			    aerr(wk->a));
 		if (n == 0)
 			break;
 		done += (uint64_t)n;
@@ -185,7 +195,7 @@ read_manifest(struct walker *wk, struct archive_entry *e)
 		n = archive_read_data(wk->a, wk->block, IO_BLOCK);
 		if (n < 0) {
 			rc = wreject(wk, BUNDLE_R_NOT_ARCHIVE, "damaged archive "
-			    "in the manifest: %s", archive_error_string(wk->a));
+			    "in the manifest: %s", aerr(wk->a));
 			goto out;
 		}
 		if (n == 0)
@@ -200,6 +210,8 @@ read_manifest(struct walker *wk, struct archive_entry *e)
 	}
 	rc = bundle_manifest_decode(mb.data, mb.len, wk->lim, wk->m, wk->why,
 	    wk->err);
+	if (rc == 0)
+		crypto_sha256(mb.data, mb.len, wk->m->hash);
 out:
 	buf_release(&mb);
 	return rc;
@@ -269,7 +281,7 @@ bundle_walk(struct archive *a, const uint64_t *compressed,
 	if (r != ARCHIVE_OK) {
 		rc = wreject(&wk, BUNDLE_R_NOT_ARCHIVE, "the signed content "
 		    "is not a bundle archive: %s", r == ARCHIVE_EOF ?
-		    "no members" : archive_error_string(a));
+		    "no members" : aerr(a));
 		goto out;
 	}
 	if (archive_filter_code(a, 0) != ARCHIVE_FILTER_ZSTD ||
@@ -348,7 +360,7 @@ bundle_walk(struct archive *a, const uint64_t *compressed,
 	}
 	if (r != ARCHIVE_EOF) {
 		rc = wreject(&wk, BUNDLE_R_NOT_ARCHIVE, "damaged archive: %s",
-		    archive_error_string(a));
+		    aerr(a));
 		goto out;
 	}
 	if (next < m->nmembers) {
@@ -365,13 +377,12 @@ out:
 	return rc;
 }
 
-/* Reading the plaintext: count (for the ratio) and hash (bundle hash). */
+/* Reading the plaintext, counting it for the compression ratio. */
 struct source {
 	int			 fd;
 	const uint8_t		*mem;
 	size_t			 memlen;
 	uint64_t		 n;
-	struct crypto_sha256	 hash;
 	char			*block;
 };
 
@@ -396,7 +407,6 @@ source_read(struct archive *a, void *ctx, const void **out)
 		archive_set_error(a, errno, "cannot read the staging file");
 		return -1;
 	}
-	crypto_sha256_update(&s->hash, s->block, (size_t)n);
 	s->n += (uint64_t)n;
 	*out = s->block;
 	return n;
@@ -417,7 +427,7 @@ bundle_walk_mem(const void *data, size_t len, const struct bundle_expect *ex,
     const struct bundle_limits *lim, struct bundle_manifest *m,
     enum bundle_reason *why, struct ferry_err *err)
 {
-	struct source s = { -1, data, len, 0, { { 0 }, 0, { 0 }, 0 }, NULL };
+	struct source s = { -1, data, len, 0, NULL };
 	struct archive *a = reader_new();
 	int rc;
 
@@ -425,7 +435,7 @@ bundle_walk_mem(const void *data, size_t len, const struct bundle_expect *ex,
 	if (archive_read_open(a, &s, NULL, source_read, NULL) != ARCHIVE_OK) {
 		*why = BUNDLE_R_NOT_ARCHIVE;
 		rc = ferry_err_set(err, FERRY_EREJECT, "not an archive: %s",
-		    archive_error_string(a));
+		    aerr(a));
 	} else {
 		rc = bundle_walk(a, &s.n, ex, lim, NULL, false, m, why, err);
 	}
@@ -607,32 +617,18 @@ bundle_open(struct crypto *c, const char *path,
 		rc = ferry_err_sys(err, FERRY_EIO, "cannot rewind '%s'", plain);
 		goto out;
 	}
-	crypto_sha256_init(&s.hash);
 	s.block = xmalloc(IO_BLOCK);
 	a = reader_new();
 	if (archive_read_open(a, &s, NULL, source_read, NULL) != ARCHIVE_OK) {
 		r = BUNDLE_R_NOT_ARCHIVE;
 		rc = ferry_err_set(err, FERRY_EREJECT, "not an archive: %s",
-		    archive_error_string(a));
+		    aerr(a));
 		goto out;
 	}
 	if ((rc = bundle_walk(a, &s.n, ex, lim, b->dir, ex->keep_blobs, &b->m,
 	    &r, err)) < 0)
 		goto out;
-	/* The bundle hash covers the whole plaintext, past the tar's end. */
-	for (;;) {
-		const void *p;
-		la_ssize_t n = source_read(a, &s, &p);
-
-		if (n < 0) {
-			rc = ferry_err_sys(err, FERRY_EIO, "cannot read '%s'",
-			    plain);
-			goto out;
-		}
-		if (n == 0)
-			break;
-	}
-	crypto_sha256_final(&s.hash, b->hash);
+	memcpy(b->hash, b->m.hash, 32);
 	close(s.fd);
 	s.fd = -1;
 	unlink(plain);

@@ -16,8 +16,10 @@
  * member.  docs/bundle-format.md is the specification.
  *
  * The bundle's hash, which the store records and the chain links, is the
- * SHA-256 of the signed plaintext (the tar.zst stream), not of the file:
- * it is authenticated, and it is the same for every reader.
+ * SHA-256 of manifest.msgpack as carried.  The manifest lists the SHA-256
+ * of every other member, so it commits to the whole content; it is
+ * authenticated by the signature, the same for every reader whether the
+ * bundle was encrypted or not, and costs no pass over the attachments.
  *
  * Writing streams: ops are spooled to a temporary file, blobs are hashed
  * where they lie, and only then is the manifest (the first member) built;
@@ -156,6 +158,8 @@ struct bundle_control {
 };
 
 struct bundle_manifest {
+	uint8_t		 hash[32];		/* SHA-256 of the manifest as
+						   carried: the bundle hash */
 	uint32_t	 format;		/* this bundle's version */
 	uint32_t	 reads[BUNDLE_READS_MAX]; /* versions sender reads */
 	size_t		 nreads;
@@ -269,7 +273,7 @@ struct bundle_expect {
 struct bundle {
 	struct bundle_manifest	 m;
 	char			*path;		/* the file read */
-	uint8_t			 hash[32];	/* bundle hash (plaintext) */
+	uint8_t			 hash[32];	/* bundle hash (manifest) */
 	struct crypto_sig	 sig;
 	char			*dir;		/* private dir of members */
 	/* ops iteration */

@@ -135,6 +135,8 @@ write_bundle(const char *dir, const char *opsfile, const char *outdir,
 	for (;;) {
 		struct op op = OP_INIT;
 
+		if (eof && off == ops.len)
+			break;
 		if (ops_mp_check(ops.data + off, ops.len - off,
 		    eof ? ops.len - off : (size_t)lim.max_op_size, &lim.mp,
 		    &used, &v, &err) < 0)

@@ -38,8 +38,12 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # run CMD..., append "wall maxrss_tree_kib" to FILE
 timed() {
 	f=$1; shift
-	/usr/bin/time -f "%e %M" -o "$T/time.tmp" "$@" > "$T/cmd.out" \
-	    2> "$T/cmd.err"
+	if ! /usr/bin/time -f "%e %M" -o "$T/time.tmp" "$@" > "$T/cmd.out" \
+	    2> "$T/cmd.err"; then
+		echo "bench_bundle.sh: failed: $*" >&2
+		cat "$T/cmd.err" >&2
+		exit 1
+	fi
 	cat "$T/time.tmp" >> "$f"
 }
 

@@ -148,8 +148,12 @@ def test_inspect_verifies_a_bundle_made_with_standard_tools(sites, tmp_path):
     assert doc["op_types"] == {"issue.update": 3, "comment.add": 1}
     assert doc["operations"][0]["key"] == "DEMO-0"
     assert doc["operations"][0]["fields"] == ["summary", "priority"]
-    # The hash is the SHA-256 of the signed plaintext.
-    assert doc["hash"] == hashlib.sha256(plain.read_bytes()).hexdigest()
+    # The bundle hash is the SHA-256 of the manifest as carried.
+    raw = subprocess.run(["zstd", "-d", "-q", "-c", str(plain)],
+                         capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+        man = t.extractfile("manifest.msgpack").read()
+    assert doc["hash"] == hashlib.sha256(man).hexdigest()
     text = beta.inspect(path)
     assert text.returncode == 0, text.stderr
     assert "direction:  alpha -> beta" in text.stdout
