@@ -554,6 +554,7 @@ class World:
                         self.exports.append((site, c.by, c.ghost))
                         self.exported.add(c.ghost)
                         fs.csnap[cid] = (c.body, st)
+                        fs.cseen[cid] = c.changed
                         continue
                 old = fs.csnap.get(cid)
                 fs.cseen[cid] = c.changed
@@ -941,7 +942,9 @@ class World:
                 t.setdefault("extra", []).append(mine_ghost)
             if mine_by == "ferry":
                 return (mine, ts)   # in doubt: ferry's own write of this very value
-        local_changed = old is None or mine != old[0]
+        # a local value that won a conflict and is still to go out is a local change even
+        # if a user has since typed the value the snapshot holds
+        local_changed = old is None or mine != old[0] or dirty_key in self.fs[site].dirty
         mine_stamp = mine_stamp_if_local if local_changed else old[1]
         if self.rules.stamp_merge:
             concurrent = old is None or op["base"] != old[1]
@@ -951,13 +954,22 @@ class World:
             concurrent = False
             if local_changed and old is not None and canon(theirs) == canon(old[0]):
                 return None
+        fs = self.fs[site]
+
+        def write_theirs():
+            fs.dirty.discard(dirty_key)      # whatever was to go out is overwritten
+            fs.overrides.pop(dirty_key, None)
+            write()
+
         if not local_changed and not concurrent:
             if same:
                 return (mine, ts)
-            write()
+            write_theirs()
             return None
         if same:
             if stamp_gt(ts, mine_stamp):
+                fs.dirty.discard(dirty_key)
+                fs.overrides.pop(dirty_key, None)
                 return (mine, ts)
             if local_changed:
                 # the same value, but mine is the later change: the snapshot keeps mine's
@@ -967,7 +979,7 @@ class World:
             return None
         if stamp_gt(ts, mine_stamp):
             self.conflict(site, okey, sub, op["ghost"], mine_ghost, "both changed; theirs later")
-            write()
+            write_theirs()
             return None
         self.conflict(site, okey, sub, mine_ghost, op["ghost"], "both changed; mine later")
         if local_changed and self.rules.stamp_merge:
@@ -1069,17 +1081,15 @@ class World:
         if relied:
             self.must_detect.append(("jira", site, self.now, when, relied))
         # what ferry never saw is simply gone, as if a user had deleted it
-        for jid, iss in j.issues.items():
-            then = issues.get(jid)
-            if then is None:
+        then_issues = {i.ident for i in issues.values()}
+        then_subs = {x.ident for i in issues.values()
+                     for x in list(i.comments.values()) + list(i.attachments.values())}
+        for iss in j.issues.values():
+            if iss.ident not in then_issues:
                 self.deleted_idents.add(iss.ident)
-                continue
-            for c in iss.comments.values():
-                if c.cid not in then.comments:
-                    self.deleted_subs.add(c.ident)
-            for at in iss.attachments.values():
-                if at.aid not in then.attachments:
-                    self.deleted_subs.add(at.ident)
+            for x in list(iss.comments.values()) + list(iss.attachments.values()):
+                if x.ident not in then_subs:
+                    self.deleted_subs.add(x.ident)
         for g, e in self.edits.items():
             if e["site"] == site and e["time"] > when and g not in self.exported:
                 self.lost_to_restore.add(g)
