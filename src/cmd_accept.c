@@ -23,7 +23,7 @@
 FERRY_COMMAND(accept, "pair with another site: accept its invitation code");
 
 #define USAGE	"usage: ferry [-c CONFIG] accept --connection NAME " \
-		"[--code-file FILE] [--json]\n" \
+		"[--code-file FILE] [--replace] [--json]\n" \
 		"       ferry [-c CONFIG] accept --connection NAME " \
 		"--peer-key FILE [--connection-id ID] [--yes] [--json]"
 
@@ -151,6 +151,7 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 		{ "peer-key", required_argument, NULL, 'k' },
 		{ "connection-id", required_argument, NULL, 'i' },
 		{ "yes", no_argument, NULL, 'y' },
+		{ "replace", no_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -161,7 +162,7 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	const char *name = NULL, *codefile = NULL, *keyfile = NULL;
 	const char *conn_id = NULL;
 	char code[PAIR_CODE_MAX + 1];
-	bool json = ctx->json, yes = false;
+	bool json = ctx->json, yes = false, replace = false;
 	uint32_t id;
 	int ch, rc;
 
@@ -186,6 +187,9 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 			break;
 		case 'y':
 			yes = true;
+			break;
+		case 'r':
+			replace = true;
 			break;
 		case 'j':
 			json = true;
@@ -231,7 +235,7 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 		ferry_err_prefix(err, "invitation code refused: ");
 		goto out;
 	}
-	if ((rc = pair_accept(s, cc, &inv, (int64_t)time(NULL), &acc,
+	if ((rc = pair_accept(s, cc, &inv, replace, (int64_t)time(NULL), &acc,
 	    err)) < 0)
 		goto out;
 	if (json) {

@@ -291,21 +291,39 @@ out:
 	return rc;
 }
 
+/* Take our old hello off the transport: a replaced pairing's. */
+static void
+remove_old_hello(struct site *s, const struct config_conn *cc,
+    const char *conn_id, const char *peer, const char *name)
+{
+	struct transport *t = NULL;
+
+	if (name == NULL || open_transport(s, cc, conn_id, peer, &t,
+	    NULL) < 0)
+		return;
+	if (t->ops->remove(t, name, NULL) < 0)
+		log_warn("cannot remove the old hello '%s'; it is harmless",
+		    name);
+	transport_close(t);
+}
+
 int
 pair_accept(struct site *s, const struct config_conn *cc,
-    const struct invite *inv, int64_t now, struct pair_accepted *out,
-    struct ferry_err *err)
+    const struct invite *inv, bool replace, int64_t now,
+    struct pair_accepted *out, struct ferry_err *err)
 {
 	struct store_conn sc, add;
 	struct store_pairing p;
 	struct transport *t = NULL;
 	char prefix[PAIR_SITE_ID_LEN + 1], when[32], *name = NULL;
+	char *old_hello = NULL, *old_conn = NULL, *old_peer = NULL;
 	struct ferry_err terr = FERRY_ERR_INIT;
-	int64_t conn;
+	int64_t conn = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&p, 0, sizeof(p));
+	memset(&sc, 0, sizeof(sc));
 	pair_conn_id(inv->conn_id, out->conn_id);
 	pair_site_id_bytes(inv->fpr, out->peer_site);
 	snprintf(out->peer_fpr, sizeof(out->peer_fpr), "%s", out->peer_site);
@@ -315,29 +333,39 @@ pair_accept(struct site *s, const struct config_conn *cc,
 		    "the other site", s->fpr);
 	rc = store_conn_get(s->store, cc->name, &sc, err);
 	if (rc == 0) {
-		if (sc.peer_fpr != NULL)
+		bool accepted = store_pairing_get(s->store, sc.id, &p,
+		    NULL) == 0 && p.role == STORE_PAIR_ACCEPTOR;
+
+		if (sc.peer_fpr != NULL) {
 			rc = ferry_err_set(err, FERRY_ERR, "connection '%s' is "
 			    "already paired with site %s (key %s): nothing "
 			    "to accept", cc->name, sc.peer_site, sc.peer_fpr);
-		else if (store_pairing_get(s->store, sc.id, &p, NULL) == 0 &&
-		    p.role == STORE_PAIR_ACCEPTOR) {
+		} else if (accepted && !replace) {
 			fmt_time(p.created, when, sizeof(when));
 			rc = ferry_err_set(err, FERRY_ERR, "connection '%s' "
 			    "already accepted an invitation (connection id %s, "
 			    "from site %s) at %s and waits for the inviting "
 			    "site's reply: run 'ferry run' after the inviting "
-			    "site has run; an invitation is accepted once",
+			    "site has run; an invitation is accepted once (to "
+			    "take a new code instead, add --replace)",
 			    cc->name, sc.conn_id, sc.peer_site, when);
-		} else
+		} else if (!accepted) {
 			rc = ferry_err_set(err, FERRY_ERR, "connection '%s' "
 			    "has an invitation of its own pending (connection "
 			    "id %s): a connection is either invited or "
 			    "accepted, not both", cc->name, sc.conn_id);
-		store_conn_release(&sc);
+		} else {
+			conn = sc.id;
+			old_hello = p.hello_sent;
+			p.hello_sent = NULL;
+			old_conn = xstrdup(sc.conn_id);
+			old_peer = xstrdup(sc.peer_site);
+		}
+		if (rc < 0)
+			goto out;
+	} else if (rc != FERRY_ENOTFOUND) {
 		goto out;
 	}
-	if (rc != FERRY_ENOTFOUND)
-		goto out;
 	/* The hello is durable before the rows that name it commit. */
 	if ((rc = write_hello(s, out->conn_id, out->peer_site, inv, &name,
 	    err)) < 0)
@@ -346,15 +374,21 @@ pair_accept(struct site *s, const struct config_conn *cc,
 	pair_site_id_bytes(inv->fpr, prefix);
 	if ((rc = store_begin(s->store, err)) < 0)
 		goto out;
-	memset(&add, 0, sizeof(add));
-	add.conn_id = out->conn_id;
-	add.name = cc->name;
-	add.project = cc->project;
-	add.sync_user = s->cfg->jira.user;
-	add.peer_site = out->peer_site;
-	add.transport = (char *)(uintptr_t)"spool";
-	if ((rc = store_conn_add(s->store, &add, &conn, err)) < 0)
+	if (conn == 0) {
+		memset(&add, 0, sizeof(add));
+		add.conn_id = out->conn_id;
+		add.name = cc->name;
+		add.project = cc->project;
+		add.sync_user = s->cfg->jira.user;
+		add.peer_site = out->peer_site;
+		add.transport = (char *)(uintptr_t)"spool";
+		if ((rc = store_conn_add(s->store, &add, &conn, err)) < 0)
+			goto fail;
+	} else if ((rc = store_conn_set_ids(s->store, conn, out->conn_id,
+	    out->peer_site, err)) < 0) {
 		goto fail;
+	}
+	store_pairing_release(&p);
 	p.conn = conn;
 	p.role = STORE_PAIR_ACCEPTOR;
 	p.expect_fpr = xstrdup(prefix);
@@ -364,6 +398,7 @@ pair_accept(struct site *s, const struct config_conn *cc,
 	if ((rc = store_pairing_put(s->store, &p, err)) < 0 ||
 	    (rc = store_commit(s->store, err)) < 0)
 		goto fail;
+	remove_old_hello(s, cc, old_conn, old_peer, old_hello);
 	/* Sending may wait: the hello is safe, and `ferry run` sends it. */
 	if ((rc = open_transport(s, cc, out->conn_id, out->peer_site, &t,
 	    &terr)) == 0 && (rc = put_hello(s, t, name, &terr)) == 0 &&
@@ -378,7 +413,11 @@ fail:
 	store_rollback(s->store);
 out:
 	transport_close(t);
+	store_conn_release(&sc);
 	store_pairing_release(&p);
+	free(old_hello);
+	free(old_conn);
+	free(old_peer);
 	free(name);
 	return rc;
 }

@@ -323,3 +323,19 @@ store_conn_set_local(struct store *s, int64_t id, const char *project,
 	sqlite3_bind_int64(st, 3, id);
 	return finish(s, st, err);
 }
+
+int
+store_conn_set_ids(struct store *s, int64_t id, const char *conn_id,
+    const char *peer_site, struct ferry_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare(s, "UPDATE conn SET conn_id = ?, peer_site = ?, "
+	    "peer_fpr = NULL WHERE id = ?", &st, err)) < 0)
+		return rc;
+	bind_text(st, 1, conn_id);
+	bind_text(st, 2, peer_site);
+	sqlite3_bind_int64(st, 3, id);
+	return finish(s, st, err);
+}

@@ -117,12 +117,14 @@ struct pair_accepted {
 
 /*
  * Accept invitation inv for connection cc: record the connection and
- * write, and try to send, the hello.  FERRY_ERR if the connection was
- * accepted or invited before, or the code is this site's own.
+ * write, and try to send, the hello.  FERRY_ERR if the connection is
+ * paired, invited by this site, or accepted before (unless replace: an
+ * accepted, unpaired connection then takes the new code, and its old
+ * hello leaves the transport), or if the code is this site's own.
  */
 int pair_accept(struct site *s, const struct config_conn *cc,
-    const struct invite *inv, int64_t now, struct pair_accepted *out,
-    struct ferry_err *err);
+    const struct invite *inv, bool replace, int64_t now,
+    struct pair_accepted *out, struct ferry_err *err);
 
 /*
  * Read the public key file key_path and say what it is, for a person to

@@ -293,6 +293,13 @@ int store_hello_seen(struct store *s, int64_t conn, const char *name,
 int store_hello_mark(struct store *s, int64_t conn, const char *name,
     const char *verdict, int64_t now, struct ferry_err *err);
 
+/*
+ * An accepted, unpaired connection takes another invitation: its shared
+ * id and peer change (`ferry accept --replace`).
+ */
+int store_conn_set_ids(struct store *s, int64_t id, const char *conn_id,
+    const char *peer_site, struct ferry_err *err);
+
 /* A connection not yet paired follows its section's project and user. */
 int store_conn_set_local(struct store *s, int64_t id, const char *project,
     const char *sync_user, struct ferry_err *err);

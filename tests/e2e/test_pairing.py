@@ -452,3 +452,48 @@ def test_key_file_from_the_future_names_the_clock_difference(sites):
     p = a.ferry("accept", "--connection", "link", "--peer-key", kb, "--yes",
                 check=65)
     assert "clocks differ by about 2 h" in p.stderr
+
+
+def test_refused_pairing_is_retried_with_a_new_code_and_replace(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    raw = code_decode(a.invite()["code"])
+    b.accept(code_encode(raw[:15] + bytes(8)))
+    a.run(check=65)
+    inv = a.invite()
+    assert inv["connection_id"] == raw[1:5].hex()
+    p = b.accept(inv["code"], check=1)
+    assert "--replace" in p.stderr
+    old = spool_files(sites.spool)
+    p = b.ferry("accept", "--connection", "link", "--replace",
+                input=inv["code"] + "\n", check=0)
+    new = spool_files(sites.spool)
+    assert len(new) == 1 and new != old      # the old hello left
+    ra, _ = a.run()
+    assert ra["pinned_now"]
+    rb, _ = b.run()
+    assert rb["pinned_now"] and rb["peer_fingerprint"] == inv["fingerprint"]
+
+
+def test_hello_waits_while_the_spool_is_away(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    inv = a.invite()
+    away = sites.spool + ".away"
+    os.rename(sites.spool, away)
+    p = b.ferry("accept", "--connection", "link", "--json",
+                input=inv["code"] + "\n", check=0)
+    acc = json.loads(p.stdout)
+    assert acc["hello_sent"] is False
+    assert "unavailable" in acc["hello_waits_because"]
+    r, p = b.run(check=75)
+    assert r["unavailable"]
+    os.rename(away, sites.spool)
+    r, _ = b.run()
+    assert r["hello_sent"] and r["state"] == "waiting-for-reply"
+    ra, _ = a.run()
+    assert ra["pinned_now"]
+    rb, _ = b.run()
+    assert rb["pinned_now"]
