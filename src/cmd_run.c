@@ -108,6 +108,7 @@ cmd_run(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pair_report *r = NULL;
@@ -122,6 +123,15 @@ cmd_run(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 		if (ch == 'j') {
 			json = true;
 			continue;
+		}
+		if (ch == 'h') {
+			printf("%s\n\nOne batch cycle of every connection: "
+			    "receive, pairing (hellos), acknowledgements,\n"
+			    "resends, pruning.\n\nNote: %s.\n\nExit status 75 "
+			    "when another run holds the state directory or a "
+			    "transport is\nunavailable.  See ferry(1) and "
+			    "docs/pairing.md.\n", USAGE, NOTE);
+			return 0;
 		}
 		return ferry_err_set(err, FERRY_EUSAGE, USAGE);
 	}
