@@ -21,8 +21,10 @@ SRCDIR = os.environ.get("FERRY_SRCDIR") or os.path.dirname(
 TOOLS = os.environ.get("FERRY_TOOLS") or os.path.join(SRCDIR, "build", "tools")
 PATS = {"ferry": "ferry-pat", "admin": "admin-pat"}
 PROBE = os.path.join(TOOLS, "jira-probe")
-FAST = ["--timeout-ms", "1500", "--connect-ms", "1000", "--budget-ms", "15000",
+FAST = ["--timeout-ms", "5000", "--connect-ms", "2000", "--budget-ms", "30000",
         "--attempts", "4", "--backoff-ms", "20", "--backoff-max-ms", "100"]
+# Latency tests: a timeout well below the injected delay, well above a loaded machine's.
+SHORT = ["--timeout-ms", "1000"]
 FLAVORS = ["server", "cloud"]
 
 
@@ -704,7 +706,7 @@ def test_a_stalled_download_is_retried_and_the_file_rewritten(emu, tmp_path):
     # Nothing for longer than the timeout: a stream has no overall limit, a stall has.
     emu.fault(route=route, kind="latency", ms=3000)
     emu.clear_counts()
-    r = probe(emu, ["download-fd", a["id"], str(out)])
+    r = probe(emu, ["download-fd", a["id"], str(out)], opts=SHORT)
     assert r.result["size"] == 10000 and out.read_bytes() == p.read_bytes()
     assert emu.counts()["GET " + route] == 2 and r.stats["retries"] == 1
 
@@ -789,7 +791,7 @@ def test_a_read_survives_one_fault_by_retrying(emu, spec):
     k = emu.rest("POST", "/rest/api/2/issue", create_body("faulty"))[1]["key"]
     emu.clear_counts()
     emu.fault(route="/rest/api/2/issue/{id}", method="GET", **spec)
-    r = probe(emu, ["get", k, "summary"])
+    r = probe(emu, ["get", k, "summary"], opts=SHORT if spec["kind"] == "latency" else ())
     assert r.result["fields"]["summary"] == "faulty"
     assert calls(emu) == {"GET /rest/api/2/issue/{id}": 2}
     assert r.stats["retries"] == 1
@@ -811,7 +813,7 @@ def test_a_read_gives_up_after_bounded_attempts_with_a_clear_error(emu, spec, wo
     k = emu.rest("POST", "/rest/api/2/issue", create_body("down"))[1]["key"]
     emu.clear_counts()
     emu.fault(route="/rest/api/2/issue/{id}", method="GET", count=100, **spec)
-    r = probe(emu, ["get", k, "summary"])
+    r = probe(emu, ["get", k, "summary"], opts=SHORT if spec["kind"] == "latency" else ())
     assert r.one["code"] == "retry", r.one
     assert word in r.one["error"] and "attempts" in r.one["error"]
     assert calls(emu) == {"GET /rest/api/2/issue/{id}": 4}
@@ -841,7 +843,8 @@ def test_a_whole_call_gives_up_within_its_time_budget(emu):
 ], ids=lambda s: "-".join(str(v) for v in s.values()))
 def test_a_create_is_never_repeated_blindly(emu, spec):
     emu.fault(route="/rest/api/2/issue", method="POST", **spec)
-    r = probe(emu, ["create", J(create_body("once"))])
+    r = probe(emu, ["create", J(create_body("once"))],
+              opts=SHORT if spec["kind"] == "latency" else ())
     assert r.one["code"] == "in-doubt", r.one
     assert "in doubt" in r.one["error"]
     time.sleep(1.5 if spec["kind"] == "latency" else 0)
