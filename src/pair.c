@@ -287,8 +287,9 @@ pair_read_code(FILE *fp, char *out, struct ferry_err *err)
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		n = strlen(line);
 		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
-			ferry_err_set(err, rc, "the invitation code is too long "
-			    "(over %d characters on one line)", PAIR_CODE_MAX);
+			ferry_err_set(err, rc, "the invitation code is too "
+			    "long (over %d characters on one line)",
+			    PAIR_CODE_MAX);
 			goto out;
 		}
 		while (n > 0 && isspace((unsigned char)line[n - 1]))

@@ -21,7 +21,8 @@
 #include "ferry/store.h"
 #include "ferry/transport.h"
 
-#include "bundle_int.h"		/* bundle_walk_mem: a hello's key, unverified */
+/* bundle_walk_mem(): the key of a hello, read before it is trusted. */
+#include "bundle_int.h"
 
 #include <dirent.h>
 #include <fcntl.h>

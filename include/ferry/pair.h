@@ -9,9 +9,9 @@
  *				 the inviter's fingerprint prefix, writes a
  *				 hello carrying its public key, authenticated
  *				 with invite_mac(), signed by its own key
- *	inviter  `ferry run`     checks the hello against its invitations (MAC,
- *				 expiry, single use), pins the key, replies
- *				 with a hello carrying its own key
+ *	inviter  `ferry run`     checks the hello against its invitations
+ *				 (MAC, expiry, single use), pins the key,
+ *				 replies with a hello carrying its own key
  *	acceptor `ferry run`     checks that key against the code's prefix,
  *				 pins it
  *
@@ -42,7 +42,7 @@ struct site;
 
 #define PAIR_SITE_ID_LEN	20	/* = SITE_ID_LEN */
 #define PAIR_CONN_ID_LEN	8	/* the 32-bit id in hex */
-#define PAIR_CODE_MAX		256	/* longest line read as a code */
+#define PAIR_CODE_MAX		256	/* longest line of a code */
 #define PAIR_KEY_MAX		(1u << 20)	/* a public key file */
 #define PAIR_CLOCK_SLACK	60	/* seconds of clock difference */
 
@@ -89,7 +89,7 @@ int pair_read_code(FILE *fp, char *out, struct ferry_err *err);
 /* What `ferry invite` made. */
 struct pair_invitation {
 	char		 conn_id[PAIR_CONN_ID_LEN + 1];
-	char		 code[INVITE_CODE_LEN + 1];	/* wiped by the caller */
+	char		 code[INVITE_CODE_LEN + 1]; /* caller wipes */
 	int64_t		 created, expires;
 	bool		 replaced;	/* an older code became invalid */
 };
@@ -107,11 +107,11 @@ int pair_invite(struct site *s, const struct config_conn *cc, int64_t now,
 struct pair_accepted {
 	char		 conn_id[PAIR_CONN_ID_LEN + 1];
 	char		 peer_site[PAIR_SITE_ID_LEN + 1];
-	char		 peer_fpr[CRYPTO_FPR_MAX];	/* key files; or the
-							   code's prefix */
+	/* The pinned key (key files), or the code's prefix. */
+	char		 peer_fpr[CRYPTO_FPR_MAX];
 	char		 hello[256];	/* the hello's name */
-	bool		 sent;		/* on the transport (else: `ferry run`
-					   sends it) */
+	bool		 sent;		/* on the transport; else
+					   `ferry run` sends it */
 	char		 unsent_why[FERRY_ERR_MSG_MAX];
 };
 
@@ -145,17 +145,17 @@ int pair_accept_key(struct site *s, const struct config_conn *cc,
 struct pair_report {
 	const char	*name;
 	char		 conn_id[PAIR_CONN_ID_LEN + 1];
-	const char	*state;		/* "paired", "waiting-for-hello",
-					   "waiting-for-reply", "not-paired" */
+	/* "paired", "waiting-for-hello", "waiting-for-reply", "not-paired" */
+	const char	*state;
 	char		 peer_site[PAIR_SITE_ID_LEN + 1];
 	char		 peer_fpr[CRYPTO_FPR_MAX];
-	bool		 pinned_now;	/* this run pinned the peer key */
+	bool		 pinned_now;	/* this run pinned the key */
 	bool		 hello_sent;	/* this run put a hello */
 	unsigned	 hellos_rejected;
 	unsigned	 fetched, quarantined, acks_in, sent, resent;
 	unsigned	 acks_out, removed, pruned;
 	bool		 unavailable, stopped;
-	int		 rc;		/* this connection's first error */
+	int		 rc;		/* its first error */
 	char		 msg[FERRY_ERR_MSG_MAX];
 };
 
