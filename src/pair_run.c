@@ -1237,18 +1237,8 @@ run_conn(struct pctx *x, struct ferry_err *err)
 			return prc;
 		}
 	}
-	if (x->sc.peer_fpr != NULL) {
-		x->r->state = "paired";
-		snprintf(x->r->peer_site, sizeof(x->r->peer_site), "%s",
-		    x->sc.peer_site);
-		snprintf(x->r->peer_fpr, sizeof(x->r->peer_fpr), "%s",
-		    x->sc.peer_fpr);
-		if ((rc = run_channel(x, err)) < 0)
-			return rc;
-	} else {
-		x->r->state = inviter ? "waiting-for-hello" :
-		    "waiting-for-reply";
-	}
+	if (x->sc.peer_fpr != NULL && (rc = run_channel(x, err)) < 0)
+		return rc;
 	if (prc < 0) {
 		*err = perr;
 		return prc;
@@ -1288,6 +1278,17 @@ pair_run_conn(struct site *s, const struct config_conn *cc, int64_t now,
 	else if (rc != FERRY_ENOTFOUND)
 		goto out;
 	rc = run_conn(&x, err);
+	/* What the connection is now, whatever this run managed. */
+	if (x.sc.peer_fpr != NULL) {
+		r->state = "paired";
+		snprintf(r->peer_site, sizeof(r->peer_site), "%s",
+		    x.sc.peer_site);
+		snprintf(r->peer_fpr, sizeof(r->peer_fpr), "%s",
+		    x.sc.peer_fpr);
+	} else if (x.have_p) {
+		r->state = x.p.role == STORE_PAIR_INVITER ?
+		    "waiting-for-hello" : "waiting-for-reply";
+	}
 out:
 	if (rc < 0) {
 		r->rc = rc;

@@ -497,3 +497,21 @@ def test_hello_waits_while_the_spool_is_away(sites):
     assert ra["pinned_now"]
     rb, _ = b.run()
     assert rb["pinned_now"]
+
+
+@pytest.mark.skipif(FAKETIME is None, reason="faketime is not installed")
+def test_inviter_two_hours_ahead_is_named_by_the_acceptor(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init(fake="+2h")
+    b.init()
+    p = a.ferry("invite", "--connection", "link", "--json", fake="+2h",
+                check=0)
+    inv = json.loads(p.stdout)
+    b.accept(inv["code"])
+    r, _ = a.run(fake="+2h")
+    assert r["pinned_now"]
+    r, p = b.run(check=75)
+    assert "clocks differ by about 2 h" in p.stderr
+    assert r["state"] == "waiting-for-reply"
+    r, _ = b.run(fake="+2h")
+    assert r["pinned_now"] and r["peer_fingerprint"] == inv["fingerprint"]
