@@ -7,14 +7,18 @@ which reaches gpg and gpg-agent too, since they inherit its LD_PRELOAD.
 """
 import fcntl
 import hashlib
+import io
 import json
 import os
 import pty
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 import tempfile
 import time
+
+import msgpack
 
 import pytest
 
@@ -515,3 +519,102 @@ def test_inviter_two_hours_ahead_is_named_by_the_acceptor(sites):
     assert r["state"] == "waiting-for-reply"
     r, _ = b.run(fake="+2h")
     assert r["pinned_now"] and r["peer_fingerprint"] == inv["fingerprint"]
+
+
+def data_bundle(sender, receiver, conn, seq, path, tweak=None):
+    """A data bundle as the sender's ferry would seal it (docs recipe)."""
+    ops = msgpack.packb({"t": "comment.add", "issue": 10000,
+                         "key": "DEMO-1", "at": 1700000000000,
+                         "comment": 5, "body": "hello"}, use_bin_type=True)
+    manifest = {
+        "format": 1, "reads": [1], "kind": "data", "conn": conn,
+        "from": sender["site_id"], "to": receiver["site_id"], "seq": seq,
+        "prev": None, "peer_last": None, "ack": 0,
+        "jira_time": 1700000000000, "created": int(time.time() * 1000),
+        "ops": 1, "members": [{"name": "ops.msgpack", "size": len(ops),
+                               "sha256": hashlib.sha256(ops).digest()}]}
+    if tweak:
+        tweak(manifest)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in (("manifest.msgpack",
+                            msgpack.packb(manifest, use_bin_type=True)),
+                           ("ops.msgpack", ops)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    plain = path + ".tar.zst"
+    subprocess.run(["zstd", "-q", "-f", "-o", plain], input=raw.getvalue(),
+                   check=True)
+    subprocess.run(["gpg", "--homedir", sender["home"], "--batch", "-q",
+                    "--trust-model", "always", "--compress-algo", "none",
+                    "-u", sender["fpr"], "-r", receiver["fpr"],
+                    "-r", sender["fpr"], "--sign", "--encrypt", "-o", path,
+                    plain], check=True, capture_output=True)
+    os.unlink(plain)
+
+
+def ident(site):
+    with site.db() as d:
+        sid, fpr = d.execute("SELECT site_id, key_fpr FROM site").fetchone()
+    return {"site_id": sid, "fpr": fpr,
+            "home": os.path.join(site.state, "gnupg")}
+
+
+def test_paired_channel_takes_a_bundle_and_acks_it(sites):
+    a, b = sites("alpha"), sites("beta")
+    inv, ra, rb = pair(a, b)
+    conn = inv["connection_id"]
+    ia, ib = ident(a), ident(b)
+    name = "ferry_%s_%s_%s_%012d.fbz" % (conn, ib["site_id"], ia["site_id"],
+                                         1)
+    data_bundle(ib, ia, conn, 1, os.path.join(sites.spool, name))
+    r, _ = a.run()
+    assert r["fetched"] == 1 and r["quarantined"] == 0
+    assert r["acks_out"] == 1
+    with a.db() as d:
+        assert d.execute("SELECT in_recv FROM chan").fetchone() == (1,)
+    acks = [f for f in spool_files(sites.spool) if f.endswith("_ack.fbz")]
+    assert len(acks) == 1 and acks[0].split("_")[2] == ia["site_id"]
+    # The ack opens with the peer's keyring and says seq 1.
+    out = subprocess.run(["gpg", "--homedir", ib["home"], "--batch", "-q",
+                          "--decrypt", os.path.join(sites.spool, acks[0])],
+                         capture_output=True, check=True).stdout
+    member = subprocess.run(["zstd", "-dc"], input=out, capture_output=True,
+                            check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(member)) as t:
+        m = msgpack.unpackb(t.extractfile("manifest.msgpack").read(),
+                            raw=False)
+    assert m["kind"] == "ack" and m["ack"] == 1 and m["to"] == ib["site_id"]
+    # The inviter's reply hello made way for the newer control message.
+    assert not [f for f in spool_files(sites.spool)
+                if f.split("_")[2] == ia["site_id"] and "hello" in f]
+    # Still on the spool until its sender sees the ack: a duplicate now.
+    r, _ = a.run()
+    assert (r["acks_out"], r["quarantined"]) == (0, 0)
+    with a.db() as d:
+        assert d.execute("SELECT in_recv FROM chan").fetchone() == (1,)
+
+
+def test_paired_channel_quarantines_a_bundle_not_signed_by_the_peer(sites):
+    a, b, c = sites("alpha"), sites("beta"), sites("gamma")
+    inv, ra, rb = pair(a, b)
+    c.init()
+    c.ferry("run", check=0)                # gives gamma its site row
+    conn = inv["connection_id"]
+    ia, ib, ic = ident(a), ident(b), ident(c)
+    subprocess.run("gpg --homedir '%s' --batch -q --export %s | "
+                   "gpg --homedir '%s' --batch -q --import"
+                   % (ia["home"], ia["fpr"], ic["home"]), shell=True,
+                   check=True, capture_output=True)
+    forged = dict(ic, site_id=ib["site_id"])
+    name = "ferry_%s_%s_%s_%012d.fbz" % (conn, ib["site_id"], ia["site_id"],
+                                         1)
+    data_bundle(forged, ia, conn, 1, os.path.join(sites.spool, name))
+    r, p = a.run()
+    assert r["fetched"] == 1 and r["quarantined"] == 1
+    with a.db() as d:
+        reason, = d.execute("SELECT reason FROM incoming").fetchone()
+        assert d.execute("SELECT in_recv FROM chan").fetchone() == (0,)
+    assert "not in the keyring" in reason or "signer" in reason
