@@ -451,7 +451,8 @@ void jira_time_format(int64_t ms, char out[32]);
  * A JQL date literal "yyyy-MM-dd HH:mm" for the instant ms in the IANA
  * zone tz (JQL reads offset-less dates in the searching user's zone, at
  * minute precision: the minute is rounded down).  Quoted, ready for JQL.
- * Fails with FERRY_ERR for an unknown zone.
+ * Fails with FERRY_ERR for an unknown zone.  It sets TZ for the
+ * conversion and restores it: not for use while other threads run.
  */
 int jira_jql_date(int64_t ms, const char *tz, char out[24],
     struct ferry_err *err);
