@@ -264,10 +264,9 @@ def test_search_stops_when_the_callback_says_so(seeded):
     assert sum(e.counts().values()) == 2
 
 
+@pytest.mark.parametrize("seeded", ["server"], indirect=True)
 def test_dc_search_pages_past_the_result_window_by_an_updated_bound(seeded):
     e = seeded
-    if e.cloud:
-        pytest.skip("Data Center only")
     e.patch_config({"searchWindow": 250})
     try:
         e.clear_counts()
@@ -286,11 +285,10 @@ def test_dc_search_pages_past_the_result_window_by_an_updated_bound(seeded):
         e.patch_config({"searchWindow": 10000})
 
 
+@pytest.mark.parametrize("seeded", ["server"], indirect=True)
 def test_dc_search_refuses_a_window_filled_within_one_second(seeded):
     """50 issues share each second; a window of 40 cannot move its bound past them."""
     e = seeded
-    if e.cloud:
-        pytest.skip("Data Center only")
     e.patch_config({"searchWindow": 40})
     try:
         r = probe(e, ["search", "project = DEMO"], opts=["--window", "40"])
