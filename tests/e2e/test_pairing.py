@@ -214,20 +214,16 @@ def test_code_is_read_from_standard_input(sites):
     assert ra["pinned_now"]
 
 
-def test_code_is_read_from_the_terminal(sites):
-    a, b = sites("alpha"), sites("beta")
-    a.init()
-    b.init()
-    inv = a.invite()
+def on_terminal(args, prompt, answer):
+    """Run ferry with a terminal (pty); answer its prompt; the output."""
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(FERRY, [FERRY, "-c", b.conf, "accept", "--connection",
-                         "link"])
+        os.execv(FERRY, [FERRY] + args)
     out = b""
     deadline = time.time() + 30
-    while b"Invitation code:" not in out and time.time() < deadline:
+    while prompt not in out and time.time() < deadline:
         out += os.read(fd, 1024)
-    os.write(fd, (inv["code"] + "\n").encode())
+    os.write(fd, (answer + "\n").encode())
     while True:
         try:
             chunk = os.read(fd, 1024)
@@ -238,7 +234,17 @@ def test_code_is_read_from_the_terminal(sites):
         out += chunk
     _, status = os.waitpid(pid, 0)
     os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0, out
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_code_is_read_from_the_terminal(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    inv = a.invite()
+    status, out = on_terminal(["-c", b.conf, "accept", "--connection",
+                               "link"], b"Invitation code:", inv["code"])
+    assert status == 0, out
     assert b"accepted the invitation" in out
     ra, _ = a.run()
     assert ra["pinned_now"]
@@ -618,3 +624,19 @@ def test_paired_channel_quarantines_a_bundle_not_signed_by_the_peer(sites):
         reason, = d.execute("SELECT reason FROM incoming").fetchone()
         assert d.execute("SELECT in_recv FROM chan").fetchone() == (0,)
     assert "not in the keyring" in reason or "signer" in reason
+
+
+def test_key_file_is_pinned_after_a_confirmation_on_the_terminal(sites):
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    kb = os.path.join(b.root, "beta.asc")
+    fb = json.loads(b.ferry("invite", "--connection", "link", "--export-key",
+                            kb, "--json", check=0).stdout)["fingerprint"]
+    args = ["-c", a.conf, "accept", "--connection", "link", "--peer-key", kb]
+    status, out = on_terminal(args, b"[y/N]", "n")
+    assert status == 1 and b"not confirmed" in out
+    assert fb.encode() in out
+    status, out = on_terminal(args, b"[y/N]", "y")
+    assert status == 0, out
+    assert b"is paired with site" in out
