@@ -12,6 +12,7 @@
 #include "ferry/buf.h"
 #include "ferry/bundle.h"
 #include "ferry/config.h"
+#include "ferry/crash.h"
 #include "ferry/crypto.h"
 #include "ferry/file.h"
 #include "ferry/invite.h"
@@ -126,6 +127,8 @@ put_hello(struct site *s, struct transport *t, const char *name,
 	else if ((rc = t->ops->check(t, true, err)) == 0)
 		rc = t->ops->put(t, path, name, (uint64_t)st.st_size, err);
 	free(path);
+	if (rc == 0)
+		CRASHPOINT("pair.hello.after-put");
 	return rc;
 }
 
@@ -150,6 +153,7 @@ hello_delivered(struct site *s, struct store_pairing *p,
 		store_rollback(s->store);
 		return rc;
 	}
+	CRASHPOINT("pair.hello.after-sent-commit");
 	path = file_join(s->pairdir, p->hello_sent);
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("cannot remove '%s': %s", path, strerror(errno));
@@ -371,6 +375,7 @@ pair_accept(struct site *s, const struct config_conn *cc,
 	if ((rc = write_hello(s, out->conn_id, out->peer_site, inv, &name,
 	    err)) < 0)
 		goto out;
+	CRASHPOINT("pair.accept.after-hello-write");
 	snprintf(out->hello, sizeof(out->hello), "%s", name);
 	pair_site_id_bytes(inv->fpr, prefix);
 	if ((rc = store_begin(s->store, err)) < 0)
@@ -399,6 +404,7 @@ pair_accept(struct site *s, const struct config_conn *cc,
 	if ((rc = store_pairing_put(s->store, &p, err)) < 0 ||
 	    (rc = store_commit(s->store, err)) < 0)
 		goto fail;
+	CRASHPOINT("pair.accept.after-commit");
 	remove_old_hello(s, cc, old_conn, old_peer, old_hello);
 	/* Sending may wait: the hello is safe, and `ferry run` sends it. */
 	if ((rc = open_transport(s, cc, out->conn_id, out->peer_site, &t,
@@ -836,6 +842,7 @@ inviter_hello(struct pctx *x, const char *name, const char *path,
 	if ((rc = write_hello(s, x->sc.conn_id, m.from, NULL, &reply,
 	    err)) < 0)
 		goto out;
+	CRASHPOINT("pair.pin.after-reply-write");
 	if ((rc = store_begin(s->store, err)) < 0)
 		goto out;
 	free(x->p.hello);
@@ -857,6 +864,7 @@ inviter_hello(struct pctx *x, const char *name, const char *path,
 	free(x->sc.peer_fpr);
 	x->sc.peer_site = xstrdup(m.from);
 	x->sc.peer_fpr = xstrdup(fpr);
+	CRASHPOINT("pair.pin.after-commit");
 	x->r->pinned_now = true;
 	log_info("pinned key %s of site %s (invitation "
 	    "used)", fpr, m.from);
@@ -950,6 +958,7 @@ acceptor_hello(struct pctx *x, const char *name, const char *path,
 	}
 	free(x->sc.peer_fpr);
 	x->sc.peer_fpr = xstrdup(fpr);
+	CRASHPOINT("pair.pin.after-commit");
 	x->r->pinned_now = true;
 	log_info("pinned key %s of site %s (it matches the "
 	    "invitation code)", fpr, m.from);
@@ -997,6 +1006,7 @@ judge_hellos(struct pctx *x, struct transport_file *v, size_t n,
 		if (rc == FERRY_ENOTFOUND) {
 			rc = 0;
 		} else if (rc == 0) {
+			CRASHPOINT("pair.hello.after-fetch");
 			x->r->fetched++;
 			ferry_err_clear(&herr);
 			hrc = inviter ? inviter_hello(x, v[i].name, path,

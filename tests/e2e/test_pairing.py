@@ -640,3 +640,82 @@ def test_key_file_is_pinned_after_a_confirmation_on_the_terminal(sites):
     status, out = on_terminal(args, b"[y/N]", "y")
     assert status == 0, out
     assert b"is paired with site" in out
+
+
+def crash_points(log):
+    if not os.path.exists(log):
+        return []
+    with open(log) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def test_pairing_survives_a_kill_at_every_crash_point(sites):
+    """Kill each step of the handshake at each crash point it reaches
+    (docs/state.md's crash suite), recover as an operator would, and the
+    two sites still pair: both keys pinned, nothing left that no row names.
+    """
+    root = tempfile.mkdtemp(prefix="ferry-pair-crash-")
+    try:
+        # Count the points each step reaches in an undisturbed handshake.
+        counts = {}
+        n = [0]
+
+        def fresh():
+            n[0] += 1
+            spool = os.path.join(root, "spool%d" % n[0])
+            os.makedirs(spool)
+            a = Site(root, "alpha%d" % n[0], spool)
+            b = Site(root, "beta%d" % n[0], spool)
+            made.extend([a, b])
+            a.init()
+            b.init()
+            return a, b
+
+        made = []
+
+        def step(a, b, name, code, env):
+            cmd = {"accept": (b, ["accept", "--connection", "link"]),
+                   "run-a": (a, ["run"]), "run-b": (b, ["run"])}[name]
+            site, args = cmd
+            return subprocess.run([FERRY, "-c", site.conf] + args,
+                                  input=code + "\n", capture_output=True,
+                                  text=True, timeout=60,
+                                  env=dict(os.environ, **env))
+
+        steps = ["accept", "run-a", "run-b"]
+        a, b = fresh()
+        code = a.invite()["code"]
+        for name in steps:
+            log = os.path.join(root, "log-" + name)
+            p = step(a, b, name, code, {"FERRY_TEST_CRASH_LOG": log})
+            assert p.returncode == 0, p.stderr
+            counts[name] = len(crash_points(log))
+        assert counts["accept"] >= 2 and counts["run-a"] >= 3
+        for i, name in enumerate(steps):
+            for at in range(1, counts[name] + 1):
+                a, b = fresh()
+                code = a.invite()["code"]
+                for before in steps[:i]:
+                    assert step(a, b, before, code, {}).returncode == 0
+                p = step(a, b, name, code, {"FERRY_TEST_CRASH_AT": str(at)})
+                assert p.returncode == -9, (name, at, p.stderr)
+                # Recover: accept again (refused once it committed), then
+                # the runs the handshake needs.
+                if name == "accept":
+                    step(a, b, "accept", code, {})
+                for again in ("run-b", "run-a", "run-b"):
+                    p = step(a, b, again, code, {})
+                    assert p.returncode == 0, (name, at, again, p.stderr)
+                for s in (a, b):
+                    with s.db() as d:
+                        fpr, = d.execute("SELECT peer_fpr FROM conn"
+                                         ).fetchone()
+                    assert fpr is not None, (name, at, s.name)
+                    left = os.listdir(os.path.join(s.state, "pairing"))
+                    assert left == [], (name, at, left)
+                for s in (a, b):
+                    s.stop_agent()
+    finally:
+        for s in made:
+            s.stop_agent()
+        shutil.rmtree(root, ignore_errors=True)
