@@ -157,6 +157,7 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	};
 	const struct config_conn *cc;
 	struct pair_accepted acc;
+	struct config *cfg = NULL;
 	struct invite inv;
 	struct site *s = NULL;
 	const char *name = NULL, *codefile = NULL, *keyfile = NULL;
@@ -210,8 +211,25 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	    !pair_conn_id_parse(conn_id, &id)))
 		return ferry_err_set(err, FERRY_EUSAGE, "--connection-id takes "
 		    "1 to 8 hex digits, not 0, and goes with --peer-key");
-	if ((rc = site_open(ctx->config_path, &s, err)) < 0)
+	/*
+	 * Check what can be checked before a person is asked for the code,
+	 * and ask before the lock is taken: a run started meanwhile is not
+	 * held up by someone typing.
+	 */
+	if ((rc = config_load(ctx->config_path, &cfg, err)) < 0)
 		return rc;
+	if ((rc = site_check_init(cfg, err)) == 0 &&
+	    config_conn_find(cfg, name) == NULL)
+		rc = ferry_err_set(err, FERRY_ECONFIG, "unknown connection "
+		    "'%s': '%s' has no [connection %s] section", name,
+		    cfg->path, name);
+	config_free(cfg);
+	if (rc < 0)
+		return rc;
+	if (keyfile == NULL && (rc = read_code(codefile, code, err)) < 0)
+		goto out;
+	if ((rc = site_open(ctx->config_path, &s, err)) < 0)
+		goto out;
 	if ((cc = config_conn_find(s->cfg, name)) == NULL) {
 		rc = ferry_err_set(err, FERRY_ECONFIG, "unknown connection "
 		    "'%s': '%s' has no [connection %s] section", name,
@@ -227,8 +245,6 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 		    NULL, yes, json, err);
 		goto out;
 	}
-	if ((rc = read_code(codefile, code, err)) < 0)
-		goto out;
 	if ((rc = invite_decode(code, &inv, err)) < 0) {
 		rc = FERRY_EREJECT;
 		err->code = rc;

@@ -109,10 +109,25 @@ check_conns(struct site *s, struct ferry_err *err)
 }
 
 int
+site_check_init(const struct config *cfg, struct ferry_err *err)
+{
+	struct stat st;
+	char *gnupg = file_join(cfg->site.state_dir, "gnupg");
+	int rc = 0;
+
+	if (stat(cfg->site.state_dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    stat(gnupg, &st) == -1)
+		rc = ferry_err_set(err, FERRY_ECONFIG, "site '%s' is not "
+		    "initialised: state directory '%s' has no site key; run "
+		    "'ferry init' first", cfg->site.name, cfg->site.state_dir);
+	free(gnupg);
+	return rc;
+}
+
+int
 site_open(const char *config_path, struct site **out, struct ferry_err *err)
 {
 	struct site *s = xcalloc(1, sizeof(*s));
-	struct stat st;
 	int rc;
 
 	*out = NULL;
@@ -122,13 +137,8 @@ site_open(const char *config_path, struct site **out, struct ferry_err *err)
 	s->gnupg = file_join(s->state_dir, "gnupg");
 	s->tmp = file_join(s->state_dir, "tmp");
 	s->pairdir = file_join(s->state_dir, "pairing");
-	if (stat(s->state_dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
-	    stat(s->gnupg, &st) == -1) {
-		rc = ferry_err_set(err, FERRY_ECONFIG, "site '%s' is not "
-		    "initialised: state directory '%s' has no site key; run "
-		    "'ferry init' first", s->cfg->site.name, s->state_dir);
+	if ((rc = site_check_init(s->cfg, err)) < 0)
 		goto out;
-	}
 	if ((rc = lock_acquire(s->state_dir, s->cfg->site.allow_network_fs,
 	    &s->lock, NULL, err)) < 0)
 		goto out;

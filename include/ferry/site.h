@@ -54,6 +54,12 @@ struct site {
  */
 int site_open(const char *config_path, struct site **out,
     struct ferry_err *err);
+/*
+ * Has `ferry init` made the state directory and keyring of cfg?
+ * FERRY_ECONFIG ("run 'ferry init' first") if not.  Takes no lock: a
+ * command checks this before it waits for a person (accept's prompt).
+ */
+int site_check_init(const struct config *cfg, struct ferry_err *err);
 /* Close the store and keyring, release the lock; NULL is fine. */
 void site_close(struct site *s);
 
