@@ -173,20 +173,3 @@ def emulator_shared():
     for e in _shared.values():
         e.close()
     _shared.clear()
-
-
-def pytest_sessionstart(session):
-    """Step aside for other suites' ``from conftest import ...``.
-
-    pytest keeps one module under the name "conftest": the last one loaded.  The
-    emulator's suite (tests/emu) imports names from its own conftest, so when both run in
-    one session (``make pytest``) it would get this one.  Once every conftest is loaded
-    this one leaves sys.modules (its fixtures stay registered with pytest), and the next
-    ``import conftest`` loads the first conftest.py on sys.path again."""
-    import sys
-    mod = sys.modules.get("conftest")
-    if mod is not None and getattr(mod, "__file__", None) == __file__:
-        del sys.modules["conftest"]
-        here = os.path.dirname(os.path.abspath(__file__))
-        while here in sys.path:
-            sys.path.remove(here)

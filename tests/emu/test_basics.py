@@ -4,7 +4,7 @@ import gzip
 import http.client
 import re
 
-from conftest import ADMIN, NOBODY
+from emutest import ADMIN, NOBODY
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$")
 

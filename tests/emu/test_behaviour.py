@@ -1,7 +1,7 @@
 """Issue 10: a Jira that rewrites, lags, drifts and gets restored.  One test per behaviour."""
 import datetime as dt
 
-from conftest import ADMIN, ALICE
+from emutest import ADMIN, ALICE
 from jira_emu.util import parse_ts
 
 

@@ -2,7 +2,7 @@
 import re
 from urllib.parse import quote
 
-from conftest import ADMIN, ALICE, NOBODY
+from emutest import ADMIN, ALICE, NOBODY
 
 
 def _comment(emu, key, body, **kw):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import PAYLOADS
+from emutest import PAYLOADS
 
 
 def _fault(emu, **spec):

@@ -22,7 +22,7 @@ import re
 
 import pytest
 
-from conftest import ADMIN, PAYLOADS
+from emutest import ADMIN, PAYLOADS
 
 # Objects keyed by data rather than by field names: compare the union of their values.
 MAPS = {"avatarUrls", "permissions", "roles", "^names", "^schema", "properties", "issuerestrictions",
@@ -368,7 +368,7 @@ def _merged(vals):
 
 @pytest.fixture(scope="module")
 def sites():
-    from conftest import Emu
+    from emutest import Emu
     out = {}
     for fl in ("server", "cloud"):
         e = Emu(fl)

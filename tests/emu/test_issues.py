@@ -1,6 +1,6 @@
 """Issue CRUD, bulk create, edit operations, delete, transitions, changelog, entity
 properties and remote links."""
-from conftest import ADMIN, ALICE, NOBODY
+from emutest import ADMIN, ALICE, NOBODY
 
 
 def test_create_and_get(emu):

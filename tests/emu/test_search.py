@@ -1,7 +1,7 @@
 """Search: DC /rest/api/2/search and Cloud's enhanced /search/jql (+ the removed old search)."""
 import pytest
 
-from conftest import NOBODY
+from emutest import NOBODY
 
 
 def _mk(emu, n, **kw):

@@ -279,6 +279,16 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "jira-emu/1.0"
     sys_version = ""
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; with Nagle's
+        # algorithm and the client's delayed ACK every kept-alive request
+        # after the first would wait ~40 ms.
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
     def log_message(self, fmt, *args):  # quiet; errors go to stderr via log_error
         if getattr(self.server, "verbose", False):
             sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
