@@ -608,20 +608,27 @@ clock_check(const char *who, const struct bundle_manifest *m,
     const struct pair_keypkt *k, int64_t now, struct ferry_err *err)
 {
 	char ahead[64], when[32];
-	int64_t d = k->created - now;
+	int64_t dk = k->created - now, dm = m->created_ms / 1000 - now;
 
-	if (m->created_ms / 1000 - now > d)
-		d = m->created_ms / 1000 - now;
-	if (d <= PAIR_CLOCK_SLACK)
+	if (dk <= PAIR_CLOCK_SLACK && dm <= PAIR_CLOCK_SLACK)
 		return 0;
-	pair_duration(d, ahead, sizeof(ahead));
-	fmt_time(k->created, when, sizeof(when));
-	return ferry_err_set(err, FERRY_ERETRY, "the hello from site %s "
-	    "carries key %s, created at %s, %s in the future of this host's "
-	    "clock: the two hosts' clocks differ by about %s, and gpg refuses "
-	    "a key from the future; set the clocks right (NTP); the hello is "
-	    "kept and tried again by the next run", who, k->fpr, when, ahead,
-	    ahead);
+	if (dk > PAIR_CLOCK_SLACK) {
+		pair_duration(dk > dm ? dk : dm, ahead, sizeof(ahead));
+		fmt_time(k->created, when, sizeof(when));
+		return ferry_err_set(err, FERRY_ERETRY, "the hello from site "
+		    "%s carries key %s, created at %s, %s in the future of "
+		    "this host's clock: the two hosts' clocks differ by about "
+		    "%s, and gpg refuses a key from the future; set the clocks "
+		    "right (NTP); the hello is kept and tried again by the "
+		    "next run", who, k->fpr, when, ahead, ahead);
+	}
+	pair_duration(dm, ahead, sizeof(ahead));
+	fmt_time(m->created_ms / 1000, when, sizeof(when));
+	return ferry_err_set(err, FERRY_ERETRY, "the hello from site %s was "
+	    "made at %s, %s in the future of this host's clock: the two "
+	    "hosts' clocks differ by about %s, and gpg refuses a signature "
+	    "from the future; set the clocks right (NTP); the hello is kept "
+	    "and tried again by the next run", who, when, ahead, ahead);
 }
 
 /* Everything one connection's run needs. */
@@ -636,6 +643,13 @@ struct pctx {
 	int64_t			 now;
 	struct pair_report	*r;
 };
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct transport_file *)a)->name,
+	    ((const struct transport_file *)b)->name);
+}
 
 /* The hellos on the spool for this connection addressed to this site. */
 static int
@@ -678,6 +692,9 @@ scan_hellos(struct pctx *x, struct transport_file **v, size_t *n,
 		(*n)++;
 	}
 	closedir(d);
+	/* In name order: the order they were written in, to a second. */
+	if (*n > 1)
+		qsort(*v, *n, sizeof(**v), cmp_name);
 	return 0;
 }
 

@@ -719,3 +719,17 @@ def test_pairing_survives_a_kill_at_every_crash_point(sites):
         for s in made:
             s.stop_agent()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(FAKETIME is None, reason="faketime is not installed")
+def test_hello_made_by_a_clock_two_hours_ahead_is_named(sites):
+    # The key is older than both clocks; only the hello comes from ahead.
+    a, b = sites("alpha"), sites("beta")
+    a.init()
+    b.init()
+    b.accept(a.invite()["code"], fake="+2h")
+    r, p = a.run(check=75)
+    assert "clocks differ by about 2 h" in p.stderr
+    assert "signature from the future" in p.stderr
+    r, _ = a.run(fake="+2h")
+    assert r["pinned_now"]
