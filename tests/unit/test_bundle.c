@@ -326,6 +326,88 @@ test_control_message_round_trip(void **state)
 	free(name);
 }
 
+/* Every control kind goes through the same envelope with no seq. */
+static void
+test_every_control_kind_round_trips(void **state)
+{
+	static const enum bundle_kind kinds[] = { BUNDLE_ACK,
+	    BUNDLE_KEY_UPDATE, BUNDLE_RESYNC };
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct bundle_seal s = seal_by(&alpha, &beta, true);
+	struct bundle_expect ex = expect_alpha();
+	struct bundle_manifest hdr;
+	struct bundle_writer *w;
+	struct bundle *b;
+	uint8_t key[2] = { 7, 8 };
+	char *name, *path, fpr[] = "ABCDEF";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < FERRY_ARRAY_SIZE(kinds); i++) {
+		header(&hdr, 0);
+		hdr.kind = kinds[i];
+		hdr.ack = 41;
+		if (kinds[i] == BUNDLE_KEY_UPDATE) {
+			hdr.ctl.key = key;
+			hdr.ctl.keylen = 2;
+			hdr.ctl.fpr = fpr;
+		}
+		hdr.ctl.from_seq = kinds[i] == BUNDLE_RESYNC ? 17 : 0;
+		assert_int_equal(bundle_writer_new(&hdr, work, &w, &err), 0);
+		assert_int_equal(bundle_writer_add_blob(w, "/dev/null", NULL,
+		    &err), FERRY_ERR);
+		if (bundle_writer_finish(w, &s, outdir, &name, NULL,
+		    &err) != 0)
+			fail_msg("finish: %s", err.msg);
+		bundle_writer_free(w);
+		assert_non_null(strstr(name, bundle_kind_name(kinds[i])));
+		path = file_join(outdir, name);
+		ex.seq = 99;	/* not checked for control messages */
+		if (bundle_open(beta.c, path, &ex, NULL, work, &b, NULL,
+		    &err) != 0)
+			fail_msg("open %s: %s", name, err.msg);
+		assert_int_equal(b->m.kind, kinds[i]);
+		assert_int_equal(b->m.seq, 0);
+		assert_int_equal(b->m.ack, 41);
+		assert_int_equal(b->m.nmembers, 0);
+		if (kinds[i] == BUNDLE_RESYNC)
+			assert_int_equal(b->m.ctl.from_seq, 17);
+		if (kinds[i] == BUNDLE_KEY_UPDATE)
+			assert_string_equal(b->m.ctl.fpr, "ABCDEF");
+		bundle_free(b);
+		unlink(path);
+		free(path);
+		free(name);
+	}
+}
+
+/* A bundle that cannot be sealed leaves nothing in the output folder. */
+static void
+test_failed_write_leaves_no_file(void **state)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct bundle_seal s = seal_by(&alpha, &beta, true);
+	struct bundle_manifest hdr;
+	struct bundle_writer *w;
+	char *name = NULL;
+	int before = tu_count_entries(outdir);
+	struct op op = OP_INIT;
+
+	(void)state;
+	s.signer = "0000000000000000000000000000000000000000";
+	header(&hdr, 4);
+	assert_int_equal(bundle_writer_new(&hdr, work, &w, &err), 0);
+	sample_op(&op, 1);
+	assert_int_equal(bundle_writer_add_op(w, &op, &err), 0);
+	op_release(&op);
+	assert_int_equal(bundle_writer_finish(w, &s, outdir, &name, NULL,
+	    &err), FERRY_ERR);
+	assert_null(name);
+	bundle_writer_free(w);
+	assert_int_equal(tu_count_entries(outdir), before);
+	assert_int_equal(tu_count_entries(work), 0);
+}
+
 static void
 test_names_are_fat_safe_sortable_and_parse_back(void **state)
 {
@@ -1309,6 +1391,8 @@ main(void)
 		cmocka_unit_test(test_names_are_fat_safe_sortable_and_parse_back),
 		cmocka_unit_test(test_round_trip_ops_blobs_and_manifest),
 		cmocka_unit_test(test_control_message_round_trip),
+		cmocka_unit_test(test_every_control_kind_round_trips),
+		cmocka_unit_test(test_failed_write_leaves_no_file),
 		cmocka_unit_test(test_hand_built_archive_is_accepted),
 		cmocka_unit_test(test_chunks_travel_separately_and_join_by_hash),
 		cmocka_unit_test(test_rejects_empty_file_jpeg_and_text),
