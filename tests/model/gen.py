@@ -47,9 +47,9 @@ def generate(seed, steps=40, restores=None, seq_only=False):
         # one kind of restore per scenario: restoring a site's state and its Jira to
         # different points in time loses what lies between, and nothing can tell
         if seq_only or rnd.random() < 0.5:
-            weights += [("backup-state", 1.5), ("restore-state", 1)]
+            weights += [("backup-state", 3), ("restore-state", 2.5)]
         else:
-            weights += [("backup-jira", 1.5), ("restore-jira", 1)]
+            weights += [("backup-jira", 3), ("restore-jira", 2.5)]
     names = [w[0] for w in weights]
     cum = [w[1] for w in weights]
     n_issue = 0

@@ -188,6 +188,7 @@ class World:
         self.lost_to_restore = set()  # edits a Jira restore undid before ferry saw them
         self.uid = 0
         self.idents = set()
+        self.okey_ident = {}   # (site, ferry's origin key) -> model identity, for checks
         self.ghost_n = 0
         self.write_budget = None
         self.pause_budget = None
@@ -211,25 +212,11 @@ class World:
         return g
 
     def unique_ident(self, site, ident):
-        """Model identity of a new user-created entity: its origin key.  When a restored
-        Jira hands out an id a second time: if ferry knew the first holder, the new entity
-        is a different one (ferry must notice); if not, the first holder vanished unseen
-        (a user may as well have deleted it) and the labels naming it go dead."""
+        """Model identity of a new user-created object: its origin key, made unique when a
+        restored Jira hands out an id a second time.  Ferry never sees it: operations carry
+        it as model-only data, so that every check can tell which object is which."""
         if ident in self.idents:
-            fs = self.fs[site]
-            if ident in fs.twins or ident in fs.ctw or ident in fs.atw:
-                ident = "%s~%d" % (ident, len(self.idents))
-            else:
-                for tab in (self.labels, self.clabels, self.alabels):
-                    for k in [k for k, v in tab.items() if v == ident]:
-                        del tab[k]
-                self.deleted_idents.discard(ident)
-                self.deleted_subs.discard(ident)
-                for ck in [ck for ck, o in self.cowner.items() if o == ident]:
-                    del self.cowner[ck]
-                for e in self.edits.values():
-                    if e["ident"] == ident:
-                        e["ident"] = ident + "~gone"
+            ident = "%s~%d" % (ident, len(self.idents))
         self.idents.add(ident)
         return ident
 
@@ -510,10 +497,11 @@ class World:
                         flds[f] = (fl.value, (fl.changed, site), fl.ghost)
                         self.exports.append((site, fl.by, fl.ghost))
                         self.exported.add(fl.ghost)
-                    ops.append({"k": "create", "issue": okey, "fields": flds})
+                    ops.append({"k": "create", "issue": okey, "fields": flds, "ident": iss.ident})
                     fs.snap[jid] = {"fields": {f: (v[0], v[1]) for f, v in flds.items()},
                                     "updated": iss.updated, "created": iss.created}
             sn = fs.snap[jid]
+            self.okey_ident[(site, okey)] = iss.ident
             for f in FIELDS:
                 fl = iss.fields[f]
                 fs.fseen[(jid, f)] = (fl.changed, fl.value)
@@ -525,7 +513,8 @@ class World:
                     st = (fl.changed, site)
                     ops.append({"k": "update", "issue": okey, "field": f, "value": fl.value,
                                 "stamp": st, "base": old[1] if old else None, "ghost": fl.ghost,
-                                "overrides": fs.overrides.pop((jid, f), None)})
+                                "overrides": fs.overrides.pop((jid, f), None),
+                                "ident": iss.ident})
                     self.exports.append((site, fl.by, fl.ghost))
                     self.exported.add(fl.ghost)
                     sn["fields"][f] = (fl.value, st)
@@ -550,7 +539,8 @@ class World:
                         fs.cissue[ck] = okey
                         st = (c.changed, site)
                         ops.append({"k": "c-add", "issue": okey, "c": ck, "body": c.body,
-                                    "stamp": st, "ghost": c.ghost})
+                                    "stamp": st, "ghost": c.ghost, "ident": iss.ident,
+                                    "cident": c.ident})
                         self.exports.append((site, c.by, c.ghost))
                         self.exported.add(c.ghost)
                         fs.csnap[cid] = (c.body, st)
@@ -565,14 +555,15 @@ class World:
                     st = (c.changed, site)
                     ops.append({"k": "c-edit", "issue": okey, "c": ck, "body": c.body,
                                 "stamp": st, "base": old[1] if old else None, "ghost": c.ghost,
-                                "overrides": fs.overrides.pop(("c", cid), None)})
+                                "overrides": fs.overrides.pop(("c", cid), None),
+                                "ident": iss.ident})
                     self.exports.append((site, c.by, c.ghost))
                     self.exported.add(c.ghost)
                     fs.csnap[cid] = (c.body, st)
             for ck, cid in list(fs.ctw.items()):
                 if fs.cissue.get(ck) == okey and cid not in iss.comments and ck not in fs.ctomb:
                     fs.ctomb.add(ck)
-                    ops.append({"k": "c-del", "issue": okey, "c": ck})
+                    ops.append({"k": "c-del", "issue": okey, "c": ck, "ident": iss.ident})
             # attachments
             arev = {aid: ak for ak, aid in fs.atw.items()}
             for aid in sorted(iss.attachments):
@@ -580,21 +571,17 @@ class World:
                 if aid in arev:
                     continue
                 if at.by == "ferry":
-                    # content ferry added and forgot: find which attachment it mirrors
-                    fs.atw[at.ident] = aid
-                    fs.aissue[at.ident] = okey
-                    fs.acreated[aid] = at.created
-                    continue
+                    continue   # content ferry added and then forgot: never exported
                 ak = "%s:%d" % (site, aid)
                 fs.atw[ak] = aid
                 fs.acreated[aid] = iss.attachments[aid].created
                 fs.aissue[ak] = okey
                 ops.append({"k": "a-add", "issue": okey, "a": ak, "name": at.name,
-                            "content": at.content})
+                            "content": at.content, "ident": iss.ident, "aident": at.ident})
             for ak, aid in list(fs.atw.items()):
                 if fs.aissue.get(ak) == okey and aid not in iss.attachments and ak not in fs.atomb:
                     fs.atomb.add(ak)
-                    ops.append({"k": "a-del", "issue": okey, "a": ak})
+                    ops.append({"k": "a-del", "issue": okey, "a": ak, "ident": iss.ident})
             sn["updated"] = iss.updated
         # twins that are gone or moved out
         for okey, jid in sorted(fs.twins.items()):
@@ -603,7 +590,8 @@ class World:
             iss = j.issues.get(jid)
             if iss is None:
                 fs.tomb[okey] = "deleted"
-                ops.append({"k": "deleted", "issue": okey})
+                ops.append({"k": "deleted", "issue": okey,
+                            "ident": self.okey_ident.get((site, okey))})
             elif iss.project != PROJECT:
                 fs.tomb[okey] = "moved"
         if ops:
@@ -728,12 +716,12 @@ class World:
                 return "create refused by Jira"
             fs.journal[opid] = "intent"
             t = self.jtime(site)
-            iss = Issue(j.new_id(), t, okey, self.new_uid(), okey)
+            iss = Issue(j.new_id(), t, okey, self.new_uid(), op["ident"])
             for f in FIELDS:
                 v, st, g = op["fields"][f]
                 iss.set(f, Field(j.text(f, v), t, "ferry", g, opid))
             j.issues[iss.jid] = iss
-            self._write(site, None, okey)
+            self._write(site, None, op["ident"])
             # read back: what Jira stored for ferry's own write (the changelog has it even
             # when a user changes the issue right after)
             rb = {f: iss.fields[f] for f in FIELDS}
@@ -763,7 +751,7 @@ class World:
         if k == "deleted":
             if not iss.marked:
                 iss.marked = True
-                self._write(site, iss, okey)
+                self._write(site, iss, op.get("ident") or iss.ident)
                 self._after_write()
             fs.snap[jid]["updated"] = iss.updated
             return None
@@ -780,7 +768,7 @@ class World:
                 fs.journal[opid] = "intent"
                 iss.set(f, Field(j.text(f, op["value"]), self.jtime(site), "ferry",
                                  op["ghost"], opid))
-                self._write(site, iss, okey)
+                self._write(site, iss, op.get("ident") or iss.ident)
                 rb = iss.fields[f]
                 self._after_write()
                 if jid in self.bulk:
@@ -810,10 +798,10 @@ class World:
             fs.journal[opid] = "intent"
             cid = j.new_id("comment")
             c = Comment(cid, j.text("comment", op["body"]), self.jtime(site), "ferry",
-                        op["ghost"], ck, ck)
+                        op["ghost"], ck, op["cident"])
             c.meta = opid
             iss.comments[cid] = c
-            self._write(site, iss, okey)
+            self._write(site, iss, op.get("ident") or iss.ident)
             rb = (c.body, c.changed)
             self._after_write()
             if cid in fs.ccreated:
@@ -830,7 +818,7 @@ class World:
             cid = fs.ctw.get(ck)
             if cid is None and rules.lookup_stamp:
                 for xid, c in iss.comments.items():
-                    if c.ident == ck:
+                    if c.stamp == ck or ck == "%s:%d" % (site, xid):
                         cid = xid
                         fs.ctw[ck] = cid
                         fs.ccreated[cid] = c.created
@@ -849,7 +837,7 @@ class World:
                 c.body, c.changed, c.by, c.ghost = (j.text("comment", op["body"]),
                                                     self.jtime(site), "ferry", op["ghost"])
                 c.meta = opid
-                self._write(site, iss, okey)
+                self._write(site, iss, op.get("ident") or iss.ident)
                 rb = (c.body, c.changed)
                 self._after_write()
                 fs.csnap[cid] = (rb[0] if rules.read_back else op["body"], op["stamp"])
@@ -866,7 +854,7 @@ class World:
             cid = fs.ctw.get(ck)
             if cid is None:
                 for xid, c in iss.comments.items():
-                    if c.ident == ck:
+                    if c.stamp == ck or ck == "%s:%d" % (site, xid):
                         cid = xid
             fs.ctomb.add(ck)
             if cid is not None and cid in iss.comments:
@@ -875,7 +863,7 @@ class World:
                 if old is not None and old[0] != c.body:
                     self.conflict(site, okey, ck, None, c.ghost, "edit lost to a delete")
                 del iss.comments[cid]
-                self._write(site, iss, okey)
+                self._write(site, iss, op.get("ident") or iss.ident)
                 self._after_write()
                 fs.snap[jid]["updated"] = iss.updated
             return None
@@ -894,9 +882,9 @@ class World:
             aid = j.new_id("attachment")
             iss.hist.setdefault("attachment", []).append((self.jtime(site), "+%d" % aid))
             iss.attachments[aid] = Attachment(aid, op["name"], op["content"], "ferry",
-                                              self.jtime(site), ak)
+                                              self.jtime(site), op["aident"])
             iss.attachments[aid].meta = opid
-            self._write(site, iss, okey)
+            self._write(site, iss, op.get("ident") or iss.ident)
             created = iss.attachments[aid].created
             self._after_write()
             fs.atw[ak] = aid
@@ -907,11 +895,15 @@ class World:
         if k == "a-del":
             ak = op["a"]
             aid = fs.atw.get(ak)
+            if aid is None:
+                for xid, at in iss.attachments.items():
+                    if ak == "%s:%d" % (site, xid):
+                        aid = xid
             fs.atomb.add(ak)
             if aid is not None and aid in iss.attachments:
                 del iss.attachments[aid]
                 iss.hist.setdefault("attachment", []).append((self.jtime(site), "-%d" % aid))
-                self._write(site, iss, okey)
+                self._write(site, iss, op.get("ident") or iss.ident)
                 self._after_write()
                 fs.snap[jid]["updated"] = iss.updated
             return None
@@ -1239,11 +1231,7 @@ def evaluate(world, settled, probe_settled):
     by_sub = {}
     for g, e in world.edits.items():
         by_sub.setdefault((e["ident"], e["sub"]), []).append(g)
-    losers = {}
-    for s in "AB":
-        for c in world.fs[s].conflicts:
-            if c["loser"]:
-                losers.setdefault((c["issue"], c["sub"]), set()).add(c["loser"])
+    losers = [c["loser"] for s in "AB" for c in world.fs[s].conflicts if c["loser"]]
     for ident in sorted(set(ia) | set(ib)):
         if ident in world.deleted_idents:
             continue
@@ -1256,7 +1244,7 @@ def evaluate(world, settled, probe_settled):
                 v.append("issue %s field %s differs: %r vs %r" % (ident, f, a.fields[f].value,
                                                                   b.fields[f].value))
             ok = ancestors(world, [a.fields[f].ghost, b.fields[f].ghost] +
-                           list(losers.get((ident, f), ())) + list(world.lost_to_restore),
+                           losers + list(world.lost_to_restore),
                            by_sub.get((ident, f), ()))
             for g in by_sub.get((ident, f), ()):
                 if g not in ok:
@@ -1275,8 +1263,8 @@ def evaluate(world, settled, probe_settled):
                 v.append("comment %s of %s differs: %r vs %r" % (ck, ident, x.body, y.body))
             if ck in world.deleted_subs:
                 continue
-            ok = ancestors(world, [x.ghost, y.ghost] + list(losers.get((ident, ck), ())) +
-                           list(world.lost_to_restore), by_sub.get((ident, ck), ()))
+            ok = ancestors(world, [x.ghost, y.ghost] + losers + list(world.lost_to_restore),
+                           by_sub.get((ident, ck), ()))
             for g in by_sub.get((ident, ck), ()):
                 if g not in ok:
                     v.append("comment edit %s of %s lost without a conflict record" % (g, ck))
