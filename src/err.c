@@ -14,6 +14,9 @@ ferry_err_clear(struct ferry_err *err)
 	err->msg[0] = '\0';
 }
 
+static void err_vset(struct ferry_err *, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 err_vset(struct ferry_err *err, int code, const char *fmt, va_list ap)
 {

@@ -33,6 +33,9 @@ log_set_stream(FILE *fp)
 	stream = fp;
 }
 
+static void log_v(enum log_level, const char *, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_v(enum log_level l, const char *tag, const char *fmt, va_list ap)
 {
