@@ -645,8 +645,10 @@ decode_manifest(struct mdec *d, const msgpack_object *root,
 		return;
 	}
 	for (i = 0; i < o->via.array.size; i++) {
-		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    o->via.array.ptr[i].via.u64 > UINT32_MAX) {
+		const msgpack_object *r = &o->via.array.ptr[i];
+
+		if (r->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    r->via.u64 > UINT32_MAX) {
 			mbad(d, BUNDLE_R_MP_TYPE, "manifest 'reads' holds a "
 			    "non-version");
 			return;

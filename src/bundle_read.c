@@ -194,8 +194,9 @@ read_manifest(struct walker *wk, struct archive_entry *e)
 	for (;;) {
 		n = archive_read_data(wk->a, wk->block, IO_BLOCK);
 		if (n < 0) {
-			rc = wreject(wk, BUNDLE_R_NOT_ARCHIVE, "damaged archive "
-			    "in the manifest: %s", aerr(wk->a));
+			rc = wreject(wk, BUNDLE_R_NOT_ARCHIVE,
+			    "damaged archive in the manifest: %s",
+			    aerr(wk->a));
 			goto out;
 		}
 		if (n == 0)
@@ -814,8 +815,9 @@ bundle_chunks_join(const char *const *paths,
 		crypto_sha256_final(&part, got);
 		if (done != m[i]->size || memcmp(got, m[i]->sha256, 32) != 0) {
 			*why = BUNDLE_R_HASH;
-			rc = ferry_err_set(err, FERRY_EREJECT, "chunk '%s' does "
-			    "not match its size and hash", m[i]->name);
+			rc = ferry_err_set(err, FERRY_EREJECT,
+			    "chunk '%s' does not match its size and hash",
+			    m[i]->name);
 			goto out;
 		}
 	}

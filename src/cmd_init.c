@@ -37,10 +37,10 @@ state_dir(const char *dir, struct ferry_err *err)
 			    dir);
 		if ((rc = file_mkdirs(dir, 0700, err)) < 0)
 			return rc;
-		/* mkdir honours the umask; the state is private whatever it is. */
+		/* mkdir honours the umask; the state is private anyway. */
 		if (chmod(dir, 0700) == -1)
-			return ferry_err_sys(err, FERRY_EIO, "cannot chmod '%s'",
-			    dir);
+			return ferry_err_sys(err, FERRY_EIO,
+			    "cannot chmod '%s'", dir);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))

@@ -80,7 +80,8 @@ manifest_json(const struct bundle *b)
 			    (json_int_t)x->blob_size));
 			json_object_set_new(jm, "offset", json_integer(
 			    (json_int_t)x->offset));
-			json_object_set_new(jm, "index", json_integer(x->index));
+			json_object_set_new(jm, "index",
+			    json_integer(x->index));
 			json_object_set_new(jm, "chunks",
 			    json_integer(x->nchunks));
 		}

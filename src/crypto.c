@@ -266,7 +266,8 @@ crypto_keygen(struct crypto *c, const char *uid, enum crypto_algo algo,
 	    GPGME_CREATE_FORCE | noexp;
 	if ((e = gpgme_op_createkey(c->ctx, uid, primary, 0, expires, NULL,
 	    flags)) != 0)
-		return gpg_fail(err, FERRY_ERR, e, "cannot create the site key");
+		return gpg_fail(err, FERRY_ERR, e,
+		    "cannot create the site key");
 	res = gpgme_op_genkey_result(c->ctx);
 	if (res == NULL || res->fpr == NULL)
 		return ferry_err_set(err, FERRY_ERR,
@@ -357,7 +358,8 @@ crypto_import(struct crypto *c, const void *data, size_t len,
 	/* A revocation certificate imports no key, only a revocation. */
 	if (res == NULL || (res->imports == NULL &&
 	    res->new_revocations == 0)) {
-		rc = ferry_err_set(err, FERRY_ERR, "no OpenPGP key in the data");
+		rc = ferry_err_set(err, FERRY_ERR,
+		    "no OpenPGP key in the data");
 		goto out;
 	}
 	if (res->imports != NULL && res->imports->result != 0) {

@@ -475,7 +475,8 @@ ops_mp_check(const void *data, size_t len, size_t cap,
 			    b == 0xdf ? 2 : 1) > lim->max_array)
 				return mp_reject(err, v, MP_TOO_LONG,
 				    "msgpack container of %" PRIu64 " entries "
-				    "at offset %zu is over the limit of %" PRIu64,
+				    "at offset %zu is over the limit of %"
+				    PRIu64,
 				    count, pos, lim->max_array);
 			/* Every entry takes at least one byte. */
 			if (count > cap - pos)

@@ -120,7 +120,7 @@ struct bundle_limits {
 	uint64_t	 max_op_size;		/* one operation */
 	uint64_t	 max_ops;		/* operations in a bundle */
 	uint32_t	 max_ratio;		/* uncompressed / compressed */
-	uint64_t	 ratio_after;		/* checked past this many bytes */
+	uint64_t	 ratio_after;	/* checked past this many bytes */
 	struct mp_limits mp;			/* msgpack depth and lengths */
 };
 #define BUNDLE_MAX_MEMBERS	100000

@@ -1362,7 +1362,8 @@ test_written_bundle_opens_with_gpg_tar_and_msgpack(void **state)
 	    "gpg --homedir '%s' --batch -q --list-packets '%s' > packets 2>&1;"
 	    "grep -q 'literal data packet' packets; "
 	    "if grep -q 'compressed packet' packets; then exit 1; fi; "
-	    "gpg --homedir '%s' --batch -q -o plain --decrypt '%s' 2>/dev/null; "
+	    "gpg --homedir '%s' --batch -q -o plain --decrypt '%s' "
+	    "2>/dev/null; "
 	    "tar --zstd -xf plain; "
 	    "test \"$(sha256sum < manifest.msgpack | cut -d' ' -f1)\" = %s; "
 	    "test \"$(tar --zstd -tf plain | head -2 | tr '\\n' ' ')\" = "
@@ -1388,13 +1389,15 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_encode_decode_every_type),
-		cmocka_unit_test(test_names_are_fat_safe_sortable_and_parse_back),
+		cmocka_unit_test(
+		    test_names_are_fat_safe_sortable_and_parse_back),
 		cmocka_unit_test(test_round_trip_ops_blobs_and_manifest),
 		cmocka_unit_test(test_control_message_round_trip),
 		cmocka_unit_test(test_every_control_kind_round_trips),
 		cmocka_unit_test(test_failed_write_leaves_no_file),
 		cmocka_unit_test(test_hand_built_archive_is_accepted),
-		cmocka_unit_test(test_chunks_travel_separately_and_join_by_hash),
+		cmocka_unit_test(
+		    test_chunks_travel_separately_and_join_by_hash),
 		cmocka_unit_test(test_rejects_empty_file_jpeg_and_text),
 		cmocka_unit_test(test_rejects_unsigned),
 		cmocka_unit_test(

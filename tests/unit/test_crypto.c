@@ -140,8 +140,8 @@ test_sha256_known_vectors(void **state)
 	static const struct { const char *in, *hex; } v[] = {
 		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
 		    "7852b855" },
-		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff"
-		    "61f20015ad" },
+		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9c"
+		    "b410ff61f20015ad" },
 		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
 		    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd4"
 		    "19db06c1" },
@@ -308,8 +308,8 @@ test_seal_does_not_compress_inside_openpgp(void **state)
 	in = tmpfile_with("compressible", big, sizeof(big));
 	for (enc = 0; enc <= 1; enc++) {
 		out = seal(&alpha, beta.fpr, enc, in, "packets");
-		cmd = xasprintf("gpg --homedir '%s' --batch --list-packets '%s' "
-		    "> '%s/packets.txt' 2>&1", beta.home, out, tmp);
+		cmd = xasprintf("gpg --homedir '%s' --batch --list-packets "
+		    "'%s' > '%s/packets.txt' 2>&1", beta.home, out, tmp);
 		assert_int_equal(system(cmd), 0);
 		free(cmd);
 		cmd = xasprintf("%s/packets.txt", tmp);
@@ -534,13 +534,15 @@ main(void)
 		    test_keygen_makes_ed25519_with_expiry_and_private_dir),
 		cmocka_unit_test(test_open_refuses_keyring_open_to_others),
 		cmocka_unit_test(test_import_refuses_secret_key),
-		cmocka_unit_test(test_seal_unseal_round_trip_encrypted_and_plain),
+		cmocka_unit_test(
+		    test_seal_unseal_round_trip_encrypted_and_plain),
 		cmocka_unit_test(test_seal_does_not_compress_inside_openpgp),
 		cmocka_unit_test(test_unseal_rejects_wrong_and_unknown_signer),
 		cmocka_unit_test(test_unseal_rejects_not_openpgp_and_unsigned),
 		cmocka_unit_test(test_unseal_rejects_message_for_another_site),
 		cmocka_unit_test(test_unseal_rejects_revoked_key),
-		cmocka_unit_test(test_unseal_expired_key_unless_received_in_time),
+		cmocka_unit_test(
+		    test_unseal_expired_key_unless_received_in_time),
 		cmocka_unit_test(test_unseal_rejects_flipped_and_truncated),
 	};
 
