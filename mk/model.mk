@@ -1,6 +1,6 @@
 # make soak: the model's properties and the sequencing checks over many more
 # seeded scenarios than make check runs (there: 10,000 model scenarios, 200
-# property seeds, 1,500 model-vs-C scenarios).  Takes about an hour on 2 cores.
+# property seeds, 1,500 model-vs-C scenarios).
 SOAK_SCENARIOS	?= 200000
 SOAK_SEQ_SEEDS	?= 5000
 SOAK_MODEL_SEEDS ?= 30000
