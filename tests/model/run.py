@@ -60,14 +60,14 @@ def seq_properties(w, settled):
     if settled is None:
         v.append("sites did not fall silent")
     for s in "AB":
-        peer = w.eps[sq.other(s)]
+        peer, me = w.eps[sq.other(s)], w.eps[s]
         log = w.applied_log[s]
-        if not w.restored and log != list(range(1, len(log) + 1)):
-            v.append("%s applied %s, not each bundle once in order" % (s, log))
-        if log and max(log) != peer.last_seq or (not log and peer.last_seq):
-            v.append("%s did not apply everything %s sent" % (s, peer.site))
-        if peer.peer_ack != peer.last_seq:
-            v.append("%s's bundles not all acknowledged" % peer.site)
+        if not w.restored and log != list(range(1, peer.last_seq + 1)):
+            v.append("%s applied %s, not each of %s's bundles once in order" % (s, log, peer.site))
+        if not (peer.peer_ack == peer.last_seq == me.recv_ack == me.applied) or \
+                me.held.get(peer.last_seq, sq.GENESIS) != peer.last_hash:
+            v.append("%s->%s: sent %d, acknowledged %d, received %d, applied %d"
+                     % (peer.site, s, peer.last_seq, peer.peer_ack, me.recv_ack, me.applied))
     return v
 
 

@@ -41,6 +41,7 @@ class Rules:
         self.reack_duplicates = True  # finding F1: a duplicate makes the ack owed again
         self.gap_ack = True           # finding F2: a site holding a gap repeats its ack
         self.ack_behind = True        # finding F2: a newer message with a lower ack = restore
+        self.ack_top = False          # finding F6 (proposed): a control ack names the highest seq held
         # full-model switches (ignored here)
         self.stamp_merge = True       # finding F3: concurrent updates compared by stamps
         self.read_back = True         # snapshot stores what Jira stored
@@ -77,9 +78,9 @@ def bundle_hash(src, dst, seq, prev, ack, time, body):
 class Msg:
     """A message on the channel.  kind is "bundle" or "ctl" (control ack)."""
 
-    __slots__ = ("kind", "src", "dst", "seq", "prev", "ack", "time", "body", "hash")
+    __slots__ = ("kind", "src", "dst", "seq", "prev", "ack", "time", "body", "hash", "top")
 
-    def __init__(self, kind, src, dst, seq, prev, ack, time, body):
+    def __init__(self, kind, src, dst, seq, prev, ack, time, body, top=None):
         self.kind = kind
         self.src = src
         self.dst = dst
@@ -88,6 +89,7 @@ class Msg:
         self.ack = ack
         self.time = time
         self.body = body
+        self.top = top      # control acks: the highest seq the sender holds from us
         self.hash = bundle_hash(src, dst, seq, prev, ack, time, body) if kind == "bundle" else None
 
     def label(self):
@@ -159,7 +161,8 @@ def flush(ep, now, rules):
     gap = (rules.gap_ack and ep.has_gap()
            and (ep.told_at is None or now - ep.told_at >= rules.ack_interval))
     if (ep.ack_owed or gap) and (ep.ctl_at is None or now - ep.ctl_at >= rules.ack_interval):
-        msgs.append(Msg("ctl", ep.site, ep.peer, None, None, ep.recv_ack, now, None))
+        top = max(ep.held) if (ep.held and rules.ack_top) else ep.recv_ack
+        msgs.append(Msg("ctl", ep.site, ep.peer, None, None, ep.recv_ack, now, None, top))
         lines.append("%s send ctl-ack %d" % (ep.site, ep.recv_ack))
         ep.ack_owed = False
         ep.ctl_at = ep.told_at = now
@@ -192,7 +195,12 @@ def receive(ep, m, now, rules):
         return []
     site = ep.site
     if m.kind == "ctl":
-        return _take_ack(ep, m.ack, m.time, rules)
+        lines = _take_ack(ep, m.ack, m.time, rules)
+        if not ep.stopped and rules.ack_top and m.top is not None and m.top > ep.last_seq:
+            # the peer holds a bundle of ours above anything we have sent
+            ep.stopped = "restore"
+            lines.append("%s held %d ahead-of-sent restore-detected" % (site, m.top))
+        return lines
     seq = m.seq
     name = "%s recv %s#%d" % (site, m.src, seq)
     if seq in ep.held:
