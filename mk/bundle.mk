@@ -14,7 +14,7 @@ FUZZ_CFLAGS = -std=c11 -g -O1 -MMD -MP -fno-omit-frame-pointer $(FUZZ_SAN) \
 	      -fsanitize=fuzzer-no-link -Iinclude -D_GNU_SOURCE \
 	      -D_FILE_OFFSET_BITS=64 $(PKG_CFLAGS)
 FUZZ_LIB_SRC = src/bundle.c src/bundle_read.c src/bundle_write.c src/ops.c \
-	       src/crypto.c src/crypto_sha256.c src/buf.c src/err.c \
+	       src/crypto.c src/crypto_sha256.c src/hex.c src/buf.c src/err.c \
 	       src/xalloc.c src/file.c src/crash.c src/log.c
 FUZZ_LIB_OBJ = $(FUZZ_LIB_SRC:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_TARGETS = archive manifest ops

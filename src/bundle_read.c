@@ -134,7 +134,7 @@ static int
 stream_member(struct walker *wk, const struct bundle_member *mb, int out_fd,
     struct opstream *ops)
 {
-	struct crypto_sha256 h;
+	struct crypto_sha256 h = CRYPTO_SHA256_INIT;
 	uint8_t got[32];
 	uint64_t done = 0;
 	la_ssize_t n;
@@ -143,39 +143,49 @@ stream_member(struct walker *wk, const struct bundle_member *mb, int out_fd,
 	crypto_sha256_init(&h);
 	for (;;) {
 		n = archive_read_data(wk->a, wk->block, IO_BLOCK);
-		if (n < 0)
-			return wreject(wk, BUNDLE_R_NOT_ARCHIVE,
+		if (n < 0) {
+			rc = wreject(wk, BUNDLE_R_NOT_ARCHIVE,
 			    "damaged archive in member '%s': %s", mb->name,
 			    aerr(wk->a));
+			goto out;
+		}
 		if (n == 0)
 			break;
 		done += (uint64_t)n;
 		wk->total += (uint64_t)n;
-		if (done > mb->size)
-			return wreject(wk, BUNDLE_R_SIZE, "member '%s' is "
+		if (done > mb->size) {
+			rc = wreject(wk, BUNDLE_R_SIZE, "member '%s' is "
 			    "larger than the %" PRIu64 " bytes the manifest "
 			    "lists", mb->name, mb->size);
+			goto out;
+		}
 		if ((rc = check_ratio(wk)) < 0)
-			return rc;
+			goto out;
 		crypto_sha256_update(&h, wk->block, (size_t)n);
 		if (ops != NULL && (rc = opstream_feed(ops, wk->block,
 		    (size_t)n, wk->why, wk->err)) < 0)
-			return rc;
+			goto out;
 		if (out_fd != -1 && (rc = file_write_all(out_fd, wk->block,
 		    (size_t)n, mb->name, wk->err)) < 0)
-			return rc;
+			goto out;
 	}
-	if (done != mb->size)
-		return wreject(wk, BUNDLE_R_SIZE, "member '%s' has %" PRIu64
+	if (done != mb->size) {
+		rc = wreject(wk, BUNDLE_R_SIZE, "member '%s' has %" PRIu64
 		    " bytes, the manifest lists %" PRIu64, mb->name, done,
 		    mb->size);
+		goto out;
+	}
 	crypto_sha256_final(&h, got);
-	if (memcmp(got, mb->sha256, 32) != 0)
-		return wreject(wk, BUNDLE_R_HASH, "member '%s' does not match "
+	if (memcmp(got, mb->sha256, 32) != 0) {
+		rc = wreject(wk, BUNDLE_R_HASH, "member '%s' does not match "
 		    "its SHA-256 in the manifest", mb->name);
-	if (ops != NULL)
-		return opstream_end(ops, wk->m->op_count, wk->why, wk->err);
-	return 0;
+		goto out;
+	}
+	rc = ops != NULL ? opstream_end(ops, wk->m->op_count, wk->why,
+	    wk->err) : 0;
+out:
+	crypto_sha256_release(&h);
+	return rc;
 }
 
 static int
@@ -752,7 +762,8 @@ bundle_chunks_join(const char *const *paths,
     const char *name, enum bundle_reason *why, struct ferry_err *err)
 {
 	struct file_atomic fa = FILE_ATOMIC_INIT;
-	struct crypto_sha256 whole, part;
+	struct crypto_sha256 whole = CRYPTO_SHA256_INIT;
+	struct crypto_sha256 part = CRYPTO_SHA256_INIT;
 	uint8_t got[32];
 	uint64_t offset = 0, done;
 	char *block = NULL;
@@ -832,6 +843,8 @@ bundle_chunks_join(const char *const *paths,
 out:
 	if (rc < 0 && fa.fd != -1)
 		file_atomic_abort(&fa);
+	crypto_sha256_release(&whole);
+	crypto_sha256_release(&part);
 	free(block);
 	return rc;
 }

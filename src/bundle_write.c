@@ -132,6 +132,8 @@ bundle_writer_free(struct bundle_writer *w)
 		free(w->blobs[i].m.name);
 	}
 	free(w->blobs);
+	/* A writer freed before finish still holds the ops hash. */
+	crypto_sha256_release(&w->ops_hash);
 	buf_release(&w->opbuf);
 	bundle_manifest_release(&w->m);
 	free(w);
@@ -375,34 +377,42 @@ static int
 copy_member(struct producer *p, struct archive *a, int fd, uint64_t offset,
     uint64_t len, const uint8_t *want, const char *name, char *block)
 {
-	struct crypto_sha256 h;
+	struct crypto_sha256 h = CRYPTO_SHA256_INIT;
 	uint8_t got[32];
 	uint64_t done = 0;
 	ssize_t n;
 	size_t chunk;
 	int rc;
 
-	crypto_sha256_init(&h);
+	if (want != NULL)
+		crypto_sha256_init(&h);
 	while (done < len) {
 		chunk = len - done < IO_BLOCK ? (size_t)(len - done) : IO_BLOCK;
 		n = pread(fd, block, chunk, (off_t)(offset + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return ferry_err_sys(&p->err, FERRY_EIO,
+		if (n <= 0) {
+			rc = ferry_err_sys(&p->err, FERRY_EIO,
 			    "cannot read '%s' for the bundle%s", name,
 			    n == 0 ? " (it got shorter)" : "");
+			goto out;
+		}
 		if (want != NULL)
 			crypto_sha256_update(&h, block, (size_t)n);
 		if ((rc = put_data(p, a, block, (size_t)n, name)) < 0)
-			return rc;
+			goto out;
 		done += (uint64_t)n;
 	}
-	crypto_sha256_final(&h, got);
-	if (want != NULL && memcmp(got, want, 32) != 0)
-		return ferry_err_set(&p->err, FERRY_ERR,
-		    "'%s' changed while the bundle was written", name);
-	return 0;
+	rc = 0;
+	if (want != NULL) {
+		crypto_sha256_final(&h, got);
+		if (memcmp(got, want, 32) != 0)
+			rc = ferry_err_set(&p->err, FERRY_ERR,
+			    "'%s' changed while the bundle was written", name);
+	}
+out:
+	crypto_sha256_release(&h);
+	return rc;
 }
 
 static void *

@@ -1,5 +1,7 @@
 /* invite.c: invitation codes and the hello authenticator (see invite.h). */
 #include "ferry/common.h"
+#include "ferry/crypto.h"
+#include "ferry/hex.h"
 #include "ferry/invite.h"
 
 #include <ctype.h>
@@ -10,45 +12,20 @@
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-static void
-gcrypt_init(void)
-{
-	/* Safe to repeat; the first caller initialises the library. */
-	if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
-		gcry_check_version(NULL);
-		gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-	}
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = toupper(c);
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parse the first n bytes of a hex fingerprint; false if not hex. */
+/*
+ * Parse the first n bytes of a hex fingerprint (40 or 64 hex digits, v4
+ * or v5); false if fpr is not one.
+ */
 static bool
-fpr_prefix(const char *hex, uint8_t *out, size_t n)
+fpr_prefix(const char *fpr, uint8_t *out, size_t n)
 {
-	size_t i, len = strlen(hex);
-	int hi, lo;
+	uint8_t all[32];
+	size_t len = strlen(fpr);
 
-	if (len != 40 && len != 64)
+	assert(n <= 20);
+	if ((len != 40 && len != 64) || !hex_decode(fpr, all, len / 2))
 		return false;
-	for (i = 0; i < len; i++)
-		if (hexval((unsigned char)hex[i]) < 0)
-			return false;
-	for (i = 0; i < n; i++) {
-		hi = hexval((unsigned char)hex[2 * i]);
-		lo = hexval((unsigned char)hex[2 * i + 1]);
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	memcpy(out, all, n);
 	return true;
 }
 
@@ -64,7 +41,7 @@ pack(const struct invite *inv, uint8_t b[INVITE_BYTES])
 	b[4] = (uint8_t)inv->conn_id;
 	memcpy(b + 5, inv->fpr, INVITE_FPR_LEN);
 	memcpy(b + 5 + INVITE_FPR_LEN, inv->secret, INVITE_SECRET_LEN);
-	gcrypt_init();
+	crypto_gcrypt_init();
 	gcry_md_hash_buffer(GCRY_MD_SHA256, sum, b, INVITE_BYTES - 2);
 	b[INVITE_BYTES - 2] = sum[0];
 	b[INVITE_BYTES - 1] = sum[1];
@@ -78,7 +55,7 @@ invite_new(const char *fpr_hex, uint32_t conn_id, struct invite *inv,
 	if (!fpr_prefix(fpr_hex, inv->fpr, INVITE_FPR_LEN))
 		return ferry_err_set(err, FERRY_ERR, "'%s' is not a key "
 		    "fingerprint", fpr_hex);
-	gcrypt_init();
+	crypto_gcrypt_init();
 	inv->version = INVITE_VERSION;
 	gcry_randomize(inv->secret, sizeof(inv->secret), GCRY_STRONG_RANDOM);
 	while (conn_id == 0)
@@ -167,7 +144,7 @@ invite_decode(const char *text, struct invite *inv, struct ferry_err *err)
 		    n < INVITE_SYMBOLS ? "fewer" : "more", INVITE_SYMBOLS);
 		goto out;
 	}
-	gcrypt_init();
+	crypto_gcrypt_init();
 	gcry_md_hash_buffer(GCRY_MD_SHA256, sum, b, INVITE_BYTES - 2);
 	if (sum[0] != b[INVITE_BYTES - 2] || sum[1] != b[INVITE_BYTES - 1]) {
 		ferry_err_set(err, rc, "invitation code: the checksum does not "
@@ -213,7 +190,7 @@ invite_mac(const struct invite *inv, const char *site_name,
 	size_t maclen = INVITE_MAC_LEN;
 	uint32_t n = (uint32_t)strlen(site_name);
 
-	gcrypt_init();
+	crypto_gcrypt_init();
 	id[0] = (uint8_t)(inv->conn_id >> 24);
 	id[1] = (uint8_t)(inv->conn_id >> 16);
 	id[2] = (uint8_t)(inv->conn_id >> 8);

@@ -1,5 +1,6 @@
 /* seq.c: the sequencing state machine (see seq.h and docs/state.md). */
 #include "ferry/common.h"
+#include "ferry/hex.h"
 #include "ferry/seq.h"
 
 void
@@ -236,39 +237,11 @@ seq_hash_zero(const struct seq_hash *h)
 void
 seq_hash_hex(const struct seq_hash *h, char out[2 * SEQ_HASH_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < SEQ_HASH_LEN; i++) {
-		out[2 * i] = hex[h->b[i] >> 4];
-		out[2 * i + 1] = hex[h->b[i] & 15];
-	}
-	out[2 * SEQ_HASH_LEN] = '\0';
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	hex_encode(h->b, SEQ_HASH_LEN, out);
 }
 
 bool
 seq_hash_parse(struct seq_hash *h, const char *s)
 {
-	size_t i;
-	int hi, lo;
-
-	for (i = 0; i < SEQ_HASH_LEN; i++) {
-		if ((hi = hexval((unsigned char)s[2 * i])) < 0 ||
-		    (lo = hexval((unsigned char)s[2 * i + 1])) < 0)
-			return false;
-		h->b[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return s[2 * SEQ_HASH_LEN] == '\0';
+	return hex_decode(s, h->b, SEQ_HASH_LEN);
 }

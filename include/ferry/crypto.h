@@ -24,22 +24,42 @@
 struct buf;
 struct ferry_err;
 
-/* SHA-256, streaming; uses the CPU's SHA extensions when it has them. */
+/*
+ * libgcrypt, which ferry uses for SHA-256, HMAC and random numbers, must
+ * be initialised once before its first use; every function here that
+ * needs it calls this.  Safe to call again and from several threads.
+ */
+void crypto_gcrypt_init(void);
+
+/*
+ * SHA-256, streaming, from libgcrypt (which uses the CPU's SHA or AVX2
+ * instructions when it has them).
+ */
 #define CRYPTO_SHA256_LEN	32
 #define CRYPTO_SHA256_HEX	(2 * CRYPTO_SHA256_LEN + 1)
 
+/*
+ * A hash in progress: a libgcrypt digest handle (gcry_md_hd_t), owned
+ * by the struct from crypto_sha256_init() until crypto_sha256_final(),
+ * which releases it.  A hash abandoned before final (an error path) must
+ * be given to crypto_sha256_release().  CRYPTO_SHA256_INIT is a struct
+ * that holds no handle; final and release leave it so.
+ */
+struct gcry_md_handle;
 struct crypto_sha256 {
-	uint32_t	 h[8];
-	uint64_t	 total;
-	uint8_t		 block[64];
-	size_t		 fill;
+	struct gcry_md_handle	*h;
 };
+#define CRYPTO_SHA256_INIT	{ NULL }
 
+/* Start a hash; allocation failure aborts, as xmalloc() does. */
 void crypto_sha256_init(struct crypto_sha256 *s);
 void crypto_sha256_update(struct crypto_sha256 *s, const void *data,
     size_t len);
+/* The digest into out; releases the handle (s is CRYPTO_SHA256_INIT). */
 void crypto_sha256_final(struct crypto_sha256 *s,
     uint8_t out[CRYPTO_SHA256_LEN]);
+/* Drop a hash without its digest; nothing happens if s holds none. */
+void crypto_sha256_release(struct crypto_sha256 *s);
 /* One call: out = SHA-256(data). */
 void crypto_sha256(const void *data, size_t len,
     uint8_t out[CRYPTO_SHA256_LEN]);
@@ -50,14 +70,12 @@ void crypto_sha256_hex(const uint8_t d[CRYPTO_SHA256_LEN],
 bool crypto_sha256_unhex(const char *s, uint8_t d[CRYPTO_SHA256_LEN]);
 /*
  * Hash the whole of path (or, with len != UINT64_MAX, len bytes from
- * offset), reading in small blocks.  *size (may be NULL) gets the bytes
- * hashed.  FERRY_EIO, or FERRY_ERR if the file ends before offset + len.
+ * offset), reading in blocks of 128 KiB.  *size (may be NULL) gets the
+ * bytes hashed.  FERRY_EIO, or FERRY_ERR if the file ends before
+ * offset + len.
  */
 int crypto_sha256_file(const char *path, uint64_t offset, uint64_t len,
     uint8_t out[CRYPTO_SHA256_LEN], uint64_t *size, struct ferry_err *err);
-/* The portable implementation, for tests that compare both. */
-void crypto_sha256_portable(const void *data, size_t len,
-    uint8_t out[CRYPTO_SHA256_LEN]);
 
 /* A v4 fingerprint is 40 hex digits, v5 64: room for either. */
 #define CRYPTO_FPR_MAX		65

@@ -1,6 +1,7 @@
 /*
- * test_crypto.c: SHA-256, the site key, sealing and unsealing with real
- * gpg keyrings in temporary directories (agents killed at the end).
+ * test_crypto.c: SHA-256 (FIPS 180-4 vectors), the site key, sealing
+ * and unsealing with real gpg keyrings in temporary directories (agents
+ * killed at the end).
  */
 #include "ferry/common.h"
 #include "ferry/buf.h"
@@ -134,6 +135,7 @@ unseal(struct site *s, const char *pinned, time_t received_at,
 	return rc;
 }
 
+/* FIPS 180-4 examples (NIST's SHA256.pdf and SHA2_Additional.pdf). */
 static void
 test_sha256_known_vectors(void **state)
 {
@@ -145,17 +147,27 @@ test_sha256_known_vectors(void **state)
 		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
 		    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd4"
 		    "19db06c1" },
+		{ "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
+		    "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+		    "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac4503"
+		    "7afee9d1" },
 	};
+	struct crypto_sha256 s = CRYPTO_SHA256_INIT;
 	uint8_t d[32];
 	char hex[CRYPTO_SHA256_HEX];
-	size_t i;
+	size_t i, j;
 
 	(void)state;
 	for (i = 0; i < FERRY_ARRAY_SIZE(v); i++) {
 		crypto_sha256(v[i].in, strlen(v[i].in), d);
 		crypto_sha256_hex(d, hex);
 		assert_string_equal(hex, v[i].hex);
-		crypto_sha256_portable(v[i].in, strlen(v[i].in), d);
+		/* The same through the streaming calls, a byte at a time. */
+		crypto_sha256_init(&s);
+		for (j = 0; v[i].in[j] != '\0'; j++)
+			crypto_sha256_update(&s, v[i].in + j, 1);
+		crypto_sha256_final(&s, d);
+		assert_null(s.h);
 		crypto_sha256_hex(d, hex);
 		assert_string_equal(hex, v[i].hex);
 	}
@@ -163,26 +175,48 @@ test_sha256_known_vectors(void **state)
 	assert_false(crypto_sha256_unhex("abc", d));
 }
 
+/* FIPS 180-4: one million 'a', fed in pieces that straddle blocks. */
 static void
-test_sha256_fast_path_matches_portable_at_every_split(void **state)
+test_sha256_million_a_in_uneven_pieces(void **state)
 {
-	uint8_t data[1000], a[32], b[32];
-	struct crypto_sha256 s;
-	size_t len, cut;
+	static const char want[] = "cdc76e5c9914fb9281a1c7e284d73e67f1809a4"
+	    "8a497200e046d39ccc7112cd0";
+	struct crypto_sha256 s = CRYPTO_SHA256_INIT;
+	char *a = xmalloc(1000000), hex[CRYPTO_SHA256_HEX];
+	size_t done = 0, n, step = 1;
+	uint8_t d[32];
 
 	(void)state;
-	for (len = 0; len < sizeof(data); len++)
-		data[len] = (uint8_t)(len * 131 + 7);
-	for (len = 0; len <= sizeof(data); len += 37) {
-		crypto_sha256_portable(data, len, a);
-		for (cut = 0; cut <= len; cut += 61) {
-			crypto_sha256_init(&s);
-			crypto_sha256_update(&s, data, cut);
-			crypto_sha256_update(&s, data + cut, len - cut);
-			crypto_sha256_final(&s, b);
-			assert_memory_equal(a, b, 32);
-		}
+	memset(a, 'a', 1000000);
+	crypto_sha256(a, 1000000, d);
+	crypto_sha256_hex(d, hex);
+	assert_string_equal(hex, want);
+	crypto_sha256_init(&s);
+	while (done < 1000000) {
+		n = 1000000 - done < step ? 1000000 - done : step;
+		crypto_sha256_update(&s, a + done, n);
+		done += n;
+		step = step * 3 + 1;	/* 1, 4, 13, 40, ... 88573, ... */
 	}
+	crypto_sha256_final(&s, d);
+	crypto_sha256_hex(d, hex);
+	assert_string_equal(hex, want);
+	free(a);
+}
+
+/* A hash dropped before final frees its handle (valgrind checks). */
+static void
+test_sha256_release_drops_abandoned_hash(void **state)
+{
+	struct crypto_sha256 s = CRYPTO_SHA256_INIT;
+
+	(void)state;
+	crypto_sha256_release(&s);
+	crypto_sha256_init(&s);
+	crypto_sha256_update(&s, "abc", 3);
+	crypto_sha256_release(&s);
+	assert_null(s.h);
+	crypto_sha256_release(&s);
 }
 
 static void
@@ -526,8 +560,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_known_vectors),
-		cmocka_unit_test(
-		    test_sha256_fast_path_matches_portable_at_every_split),
+		cmocka_unit_test(test_sha256_million_a_in_uneven_pieces),
+		cmocka_unit_test(test_sha256_release_drops_abandoned_hash),
 		cmocka_unit_test(test_sha256_file_range),
 		cmocka_unit_test(test_keygen_refuses_second_key),
 		cmocka_unit_test(
