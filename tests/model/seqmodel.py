@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from scenario import SEQ_EVENTS, Event, other, parse, split_link, link, format_event  # noqa: E402
+from scenario import SEQ_EVENTS, Event, other, parse, link, format_event  # noqa: E402
 
 GENESIS = "0" * 16
 
