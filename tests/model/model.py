@@ -1018,17 +1018,18 @@ class World:
         elif op == "dup":
             self.chan.dup(a[0], a[1])
         elif op == "backup-state":
-            b = self.state_backups[(a[0], a[1])] = copy.deepcopy(self.fs[a[0]])
+            b = self.state_backups[(a[0], a[1] or "-")] = copy.deepcopy(self.fs[a[0]])
             self.state_time[id(b)] = self.now
         elif op == "restore-state":
-            b = self.state_backups.get((a[0], a[1]))
+            b = self.state_backups.get((a[0], a[1] or "-"))
             if b is not None:
                 self.restore_state(a[0], b)
         elif op == "backup-jira":
             j = self.jira[a[0]]
-            self.jira_backups[(a[0], a[1])] = (copy.deepcopy(j.issues), dict(j.next_id), self.now)
+            self.jira_backups[(a[0], a[1] or "-")] = (copy.deepcopy(j.issues), dict(j.next_id),
+                                                      self.now)
         elif op == "restore-jira":
-            b = self.jira_backups.get((a[0], a[1]))
+            b = self.jira_backups.get((a[0], a[1] or "-"))
             if b is not None:
                 self.restore_jira(a[0], b)
         else:

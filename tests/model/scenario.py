@@ -25,10 +25,10 @@ SPEC = {
     "drop": ["L", "I?"],
     "dup": ["L", "I?"],
     # backups
-    "backup-state": ["S", "N"],
-    "restore-state": ["S", "N"],
-    "backup-jira": ["S", "N"],
-    "restore-jira": ["S", "N"],
+    "backup-state": ["S", "N?"],     # the name defaults to "-"
+    "restore-state": ["S", "N?"],
+    "backup-jira": ["S", "N?"],
+    "restore-jira": ["S", "N?"],
     # users
     "create": ["S", "N", "V?"],
     "edit": ["S", "N", "N", "V"],

@@ -355,9 +355,9 @@ class SeqWorld:
         elif op == "dup":
             self.chan.dup(a[0], a[1])
         elif op == "backup-state":
-            self.backups[(a[0], a[1])] = copy.deepcopy(self.eps[a[0]])
+            self.backups[(a[0], a[1] or "-")] = copy.deepcopy(self.eps[a[0]])
         elif op == "restore-state":
-            b = self.backups.get((a[0], a[1]))
+            b = self.backups.get((a[0], a[1] or "-"))
             if b is not None:
                 self.eps[a[0]] = copy.deepcopy(b)
                 self.restored = True
