@@ -36,12 +36,16 @@ static const char gpg_conf[] =
     "no-auto-key-retrieve\n";
 
 /*
- * gpgme pumps data between us and gpg through a buffer of 4 KiB by
- * default: for a bundle of 200 MB that is 100,000 poll/read/write rounds.
- * A larger buffer (gpgme 1.18's "io-buffer-size") makes the pumping
- * cheap; an older gpgme refuses the flag and keeps its default.
+ * gpgme 1.18 pumps every byte between us and gpg itself (its gpg engine
+ * never hands gpg our descriptors), through a buffer of 4 KiB by default
+ * and pipes of 64 KiB.  A buffer the size of the pipe moves a pipeful a
+ * round instead of 4 KiB; a larger one does harm: gpgme's outbound
+ * handler writes what the pipe takes and memmove()s the rest to the front
+ * of its buffer after every partial write, so 256 KiB made reading a
+ * 130 MB bundle 15-20 % slower (docs/benchmarks.md).  An older gpgme
+ * refuses the flag and keeps 4 KiB.
  */
-#define CRYPTO_IO_BUFFER	"262144"
+#define CRYPTO_IO_BUFFER	"65536"
 
 static void
 big_buffer(gpgme_data_t d)
