@@ -17,10 +17,12 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define IO_BLOCK	(64 * 1024)
+#define MEMBER_BLOCK	(256 * 1024)
 
 /* libarchive's message, or a stand-in: it may have none (NULL). */
 static const char *
@@ -31,6 +33,32 @@ aerr(struct archive *a)
 	return s != NULL ? s : "unknown archive error";
 }
 
+
+/*
+ * The member walk runs on two threads: the walker decompresses and checks
+ * a block while the sink hashes and writes the one before it, so the
+ * reader's time after verification is about the larger of the two, not
+ * their sum.  Two blocks take turns; the walker hands one over and fills
+ * the other, and waits for the sink before it reuses a block, reads its
+ * result or returns.  If the thread cannot start, the walker does the
+ * sink's work itself.
+ */
+struct sink {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	pthread_t		 tid;
+	bool			 running;
+	bool			 quit;
+	const char		*data;		/* handed over; NULL: idle */
+	size_t			 len;
+	/* set by the walker while the sink is idle */
+	struct crypto_sha256	*h;
+	int			 fd;
+	const char		*name;
+	/* the sink's first failure, read by the walker while idle */
+	struct ferry_err	 err;
+	int			 rc;
+};
 
 struct walker {
 	struct archive			*a;
@@ -44,7 +72,97 @@ struct walker {
 	struct ferry_err		*err;
 	uint64_t			 total;
 	char				*block;
+	char				*mblock[2];	/* member blocks */
+	struct sink			 sink;
 };
+
+/* Hash and write one block; on failure keep the first error. */
+static void
+sink_work(struct sink *k, const char *data, size_t len)
+{
+	if (k->rc < 0)
+		return;
+	crypto_sha256_update(k->h, data, len);
+	if (k->fd != -1)
+		k->rc = file_write_all(k->fd, data, len, k->name, &k->err);
+}
+
+static void *
+sink_main(void *arg)
+{
+	struct sink *k = arg;
+	const char *data;
+	size_t len;
+
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (k->data == NULL && !k->quit)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->data == NULL)
+			break;
+		data = k->data;
+		len = k->len;
+		pthread_mutex_unlock(&k->mu);
+		sink_work(k, data, len);
+		pthread_mutex_lock(&k->mu);
+		k->data = NULL;
+		pthread_cond_broadcast(&k->cv);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+static void
+sink_start(struct sink *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	k->running = pthread_create(&k->tid, NULL, sink_main, k) == 0;
+}
+
+/* Wait until the sink has finished the block it was given. */
+static void
+sink_wait(struct sink *k)
+{
+	if (!k->running)
+		return;
+	pthread_mutex_lock(&k->mu);
+	while (k->data != NULL)
+		pthread_cond_wait(&k->cv, &k->mu);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* Hand a block over (the sink must be idle: sink_wait() first). */
+static void
+sink_put(struct sink *k, const char *data, size_t len)
+{
+	if (!k->running) {
+		sink_work(k, data, len);
+		return;
+	}
+	pthread_mutex_lock(&k->mu);
+	assert(k->data == NULL);
+	k->data = data;
+	k->len = len;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+static void
+sink_stop(struct sink *k)
+{
+	if (k->running) {
+		pthread_mutex_lock(&k->mu);
+		k->quit = true;
+		pthread_cond_broadcast(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+		pthread_join(k->tid, NULL);
+	}
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+}
 
 static int
 wreject(struct walker *wk, enum bundle_reason r, const char *fmt, ...)
@@ -129,20 +247,29 @@ check_ratio(struct walker *wk)
 /*
  * Stream one member's data: size and hash against the manifest, ops
  * validated as they come, content written to out_fd (or not, at -1).
+ * The walker reads and checks; the sink hashes and writes (see above).
  */
 static int
 stream_member(struct walker *wk, const struct bundle_member *mb, int out_fd,
     struct opstream *ops)
 {
 	struct crypto_sha256 h = CRYPTO_SHA256_INIT;
+	struct sink *k = &wk->sink;
 	uint8_t got[32];
 	uint64_t done = 0;
 	la_ssize_t n;
-	int rc;
+	char *blk;
+	int rc, turn = 0;
 
 	crypto_sha256_init(&h);
+	k->h = &h;
+	k->fd = out_fd;
+	k->name = mb->name;
+	k->rc = 0;
 	for (;;) {
-		n = archive_read_data(wk->a, wk->block, IO_BLOCK);
+		/* The sink may still hold the other block, never this one. */
+		blk = wk->mblock[turn];
+		n = archive_read_data(wk->a, blk, MEMBER_BLOCK);
 		if (n < 0) {
 			rc = wreject(wk, BUNDLE_R_NOT_ARCHIVE,
 			    "damaged archive in member '%s': %s", mb->name,
@@ -161,13 +288,23 @@ stream_member(struct walker *wk, const struct bundle_member *mb, int out_fd,
 		}
 		if ((rc = check_ratio(wk)) < 0)
 			goto out;
-		crypto_sha256_update(&h, wk->block, (size_t)n);
-		if (ops != NULL && (rc = opstream_feed(ops, wk->block,
-		    (size_t)n, wk->why, wk->err)) < 0)
+		if (ops != NULL && (rc = opstream_feed(ops, blk, (size_t)n,
+		    wk->why, wk->err)) < 0)
 			goto out;
-		if (out_fd != -1 && (rc = file_write_all(out_fd, wk->block,
-		    (size_t)n, mb->name, wk->err)) < 0)
+		sink_wait(k);
+		if (k->rc < 0) {
+			*wk->err = k->err;
+			rc = k->rc;
 			goto out;
+		}
+		sink_put(k, blk, (size_t)n);
+		turn ^= 1;
+	}
+	sink_wait(k);
+	if (k->rc < 0) {
+		*wk->err = k->err;
+		rc = k->rc;
+		goto out;
 	}
 	if (done != mb->size) {
 		rc = wreject(wk, BUNDLE_R_SIZE, "member '%s' has %" PRIu64
@@ -184,6 +321,10 @@ stream_member(struct walker *wk, const struct bundle_member *mb, int out_fd,
 	rc = ops != NULL ? opstream_end(ops, wk->m->op_count, wk->why,
 	    wk->err) : 0;
 out:
+	/* Nothing of this member may be in the sink's hands past here. */
+	sink_wait(k);
+	k->h = NULL;
+	k->fd = -1;
 	crypto_sha256_release(&h);
 	return rc;
 }
@@ -277,8 +418,9 @@ bundle_walk(struct archive *a, const uint64_t *compressed,
     const char *dir, bool keep_blobs, struct bundle_manifest *m,
     enum bundle_reason *why, struct ferry_err *err)
 {
-	struct walker wk = { a, compressed, ex, lim, dir, keep_blobs, m, why,
-	    err, 0, NULL };
+	struct walker wk = { .a = a, .compressed = compressed, .ex = ex,
+	    .lim = lim, .dir = dir, .keep_blobs = keep_blobs, .m = m,
+	    .why = why, .err = err };
 	struct archive_entry *e;
 	struct opstream ops;
 	const char *name;
@@ -287,6 +429,9 @@ bundle_walk(struct archive *a, const uint64_t *compressed,
 	int r, rc, fd = -1;
 
 	wk.block = xmalloc(IO_BLOCK);
+	wk.mblock[0] = xmalloc(MEMBER_BLOCK);
+	wk.mblock[1] = xmalloc(MEMBER_BLOCK);
+	sink_start(&wk.sink);
 	opstream_init(&ops, lim);
 	r = archive_read_next_header(a, &e);
 	if (r != ARCHIVE_OK) {
@@ -383,7 +528,10 @@ bundle_walk(struct archive *a, const uint64_t *compressed,
 out:
 	if (fd != -1)
 		close(fd);
+	sink_stop(&wk.sink);
 	opstream_release(&ops);
+	free(wk.mblock[0]);
+	free(wk.mblock[1]);
 	free(wk.block);
 	return rc;
 }

@@ -285,6 +285,61 @@ test_round_trip_ops_blobs_and_manifest(void **state)
 	free(blob2);
 }
 
+/*
+ * A blob of several reader blocks comes out byte for byte (the walker
+ * and the hashing thread take turns with two blocks), and a write that
+ * fails half way through it fails the open with the disk's error,
+ * leaving nothing in the work directory.
+ */
+static void
+test_large_blob_round_trips_and_failed_extract_cleans_up(void **state)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct bundle_manifest hdr;
+	struct bundle_expect ex = expect_alpha();
+	size_t len = (3 << 20) + 12345, i, got_len;
+	char *blob = xasprintf("%s/large.bin", tmp), *path, *p, *got;
+	uint8_t *data = xmalloc(len), sha[32];
+	const char *blobs[1] = { blob };
+	struct bundle *b;
+	uint32_t x = 1;
+
+	(void)state;
+	for (i = 0; i < len; i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = (uint8_t)(x >> 16);
+	}
+	tu_write_file(blob, data, len);
+	header(&hdr, 11);
+	path = write_bundle(&hdr, 1, blobs, 1, NULL);
+	ex.seq = 11;
+	if (bundle_open(beta.c, path, &ex, NULL, work, &b, NULL, &err) != 0)
+		fail_msg("open: %s", err.msg);
+	crypto_sha256(data, len, sha);
+	assert_memory_equal(b->m.members[1].sha256, sha, 32);
+	p = bundle_member_path(b, &b->m.members[1]);
+	got = tu_read_file(p, &got_len);
+	assert_int_equal(got_len, len);
+	assert_memory_equal(got, data, len);
+	free(got);
+	free(p);
+	bundle_free(b);
+
+	/* ops.msgpack is the first write, the blob's blocks follow. */
+	file_fault_inject(FILE_OP_WRITE, 4, ENOSPC, true);
+	assert_int_equal(bundle_open(beta.c, path, &ex, NULL, work, &b, NULL,
+	    &err), FERRY_EIO);
+	file_fault_clear();
+	assert_null(b);
+	assert_int_equal(err.sys, ENOSPC);
+	assert_non_null(strstr(err.msg, "blobs/"));
+	assert_int_equal(tu_count_entries(work), 0);
+	unlink(path);
+	free(path);
+	free(data);
+	free(blob);
+}
+
 static void
 test_control_message_round_trip(void **state)
 {
@@ -1392,6 +1447,8 @@ main(void)
 		cmocka_unit_test(
 		    test_names_are_fat_safe_sortable_and_parse_back),
 		cmocka_unit_test(test_round_trip_ops_blobs_and_manifest),
+		cmocka_unit_test(
+		    test_large_blob_round_trips_and_failed_extract_cleans_up),
 		cmocka_unit_test(test_control_message_round_trip),
 		cmocka_unit_test(test_every_control_kind_round_trips),
 		cmocka_unit_test(test_failed_write_leaves_no_file),
