@@ -5,12 +5,11 @@
 #include "ferry/common.h"
 #include "ferry/buf.h"
 #include "ferry/crypto.h"
+#include "ferry/hex.h"
 #include "ferry/pair.h"
 
 #include <ctype.h>
 #include <gcrypt.h>
-
-static const char hexdig[] = "0123456789abcdef";
 
 void
 pair_site_id(const char *fpr_hex, char out[PAIR_SITE_ID_LEN + 1])
@@ -26,13 +25,7 @@ void
 pair_site_id_bytes(const uint8_t fpr[INVITE_FPR_LEN],
     char out[PAIR_SITE_ID_LEN + 1])
 {
-	size_t i;
-
-	for (i = 0; i < INVITE_FPR_LEN; i++) {
-		out[2 * i] = hexdig[fpr[i] >> 4];
-		out[2 * i + 1] = hexdig[fpr[i] & 15];
-	}
-	out[2 * INVITE_FPR_LEN] = '\0';
+	hex_encode(fpr, INVITE_FPR_LEN, out);
 }
 
 void
@@ -219,11 +212,7 @@ pair_key_packet(const void *key, size_t len, struct pair_keypkt *out,
 		buf_addch(&pre, (int)(blen >> 8));
 		buf_addch(&pre, (int)(blen & 0xff));
 		buf_add(&pre, body, blen);
-		if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
-			gcry_check_version(NULL);
-			gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-			gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-		}
+		crypto_gcrypt_init();
 		gcry_md_hash_buffer(GCRY_MD_SHA1, d1, pre.data, pre.len);
 		for (i = 0; i < 20; i++)
 			snprintf(out->fpr + 2 * i, 3, "%02X", d1[i]);
