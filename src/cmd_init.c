@@ -13,6 +13,7 @@
 #include "ferry/config.h"
 #include "ferry/crypto.h"
 #include "ferry/file.h"
+#include "ferry/site.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -76,6 +77,7 @@ cmd_init(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	};
 	struct config *cfg = NULL;
 	struct crypto *c = NULL;
+	struct site *site = NULL;
 	struct crypto_keyinfo ki;
 	struct buf pub = BUF_INIT(1 << 20);
 	char fpr[CRYPTO_FPR_MAX], *home = NULL, *uid = NULL, *pubpath = NULL;
@@ -120,6 +122,15 @@ cmd_init(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	if ((rc = file_write_atomic(cfg->site.state_dir, SITE_KEY_FILE,
 	    pub.data, pub.len, 0644, err)) < 0)
 		goto out;
+	/*
+	 * The database, with this site's row, is made now too, so the
+	 * state directory is complete before any other command runs.
+	 */
+	crypto_free(c);
+	c = NULL;
+	if ((rc = site_open(ctx->config_path, &site, err)) < 0)
+		goto out;
+	site_close(site);
 	print_date(created, sizeof(created), ki.created);
 	print_date(expires, sizeof(expires), ki.expires);
 	if (json) {

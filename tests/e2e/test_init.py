@@ -71,6 +71,19 @@ def test_init_creates_private_state_keyring_and_key(site):
     assert "e" in sec[1][11]
     # An explicit expiry, 730 days by default.
     assert sec[0][6] != "" and int(sec[0][6]) - int(sec[0][5]) == 730 * 86400
+    # The database exists, migrated, with this site's row: the site id is
+    # the start of the key fingerprint.
+    import sqlite3
+    db = sqlite3.connect(str(state / "ferry.db"))
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
+        names = [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert "site" in names
+        row = db.execute("SELECT * FROM site").fetchall()
+        assert len(row) == 1 and fpr[:20].lower() in [str(v).lower() for v in row[0]]
+    finally:
+        db.close()
 
 
 def test_init_again_keeps_the_key(site):
