@@ -348,7 +348,8 @@ bundle_manifest_encode(const struct bundle_manifest *m, struct buf *out)
 	}
 	if (m->kind != BUNDLE_DATA) {
 		n = (m->ctl.key != NULL) + (m->ctl.auth != NULL) +
-		    (m->ctl.fpr != NULL) + (m->kind == BUNDLE_RESYNC);
+		    (m->ctl.fpr != NULL) + (m->kind == BUNDLE_RESYNC) +
+		    (m->kind == BUNDLE_ACK && m->ctl.has_top);
 		pk_str(&pk, "control");
 		msgpack_pack_map(&pk, n);
 		if (m->ctl.key != NULL) {
@@ -366,6 +367,10 @@ bundle_manifest_encode(const struct bundle_manifest *m, struct buf *out)
 		if (m->kind == BUNDLE_RESYNC) {
 			pk_str(&pk, "from_seq");
 			msgpack_pack_uint64(&pk, m->ctl.from_seq);
+		}
+		if (m->kind == BUNDLE_ACK && m->ctl.has_top) {
+			pk_str(&pk, "top");
+			msgpack_pack_uint64(&pk, m->ctl.top);
 		}
 	}
 	buf_add(out, sb.data, sb.size);
@@ -763,6 +768,11 @@ decode_manifest(struct mdec *d, const msgpack_object *root,
 	}
 	m->ctl.from_seq = mget_uint(d, ctl, "from_seq",
 	    m->kind == BUNDLE_RESYNC);
+	/* Optional: a sender older than finding F6 does not write it. */
+	if (m->kind == BUNDLE_ACK && mget(d, ctl, "top", false) != NULL) {
+		m->ctl.top = mget_uint(d, ctl, "top", false);
+		m->ctl.has_top = d->rc == 0;
+	}
 	if (d->rc == 0 && (m->kind == BUNDLE_HELLO ||
 	    m->kind == BUNDLE_KEY_UPDATE) && m->ctl.key == NULL)
 		mbad(d, BUNDLE_R_MANIFEST, "a %s message without a key",

@@ -72,6 +72,8 @@ copy_ctl(struct bundle_control *dst, const struct bundle_control *src)
 	if (src->fpr != NULL)
 		dst->fpr = xstrdup(src->fpr);
 	dst->from_seq = src->from_seq;
+	dst->has_top = src->has_top;
+	dst->top = src->top;
 }
 
 int

@@ -155,6 +155,8 @@ struct bundle_control {
 	size_t		 authlen;
 	char		*fpr;		/* key-update: the new fingerprint */
 	uint64_t	 from_seq;	/* resync: resend from this seq */
+	bool		 has_top;	/* ack: optional, "top" */
+	uint64_t	 top;		/* ack: highest seq the sender holds */
 };
 
 struct bundle_manifest {

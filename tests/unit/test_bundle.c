@@ -386,7 +386,7 @@ static void
 test_every_control_kind_round_trips(void **state)
 {
 	static const enum bundle_kind kinds[] = { BUNDLE_ACK,
-	    BUNDLE_KEY_UPDATE, BUNDLE_RESYNC };
+	    BUNDLE_KEY_UPDATE, BUNDLE_RESYNC, BUNDLE_ACK };
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct bundle_seal s = seal_by(&alpha, &beta, true);
 	struct bundle_expect ex = expect_alpha();
@@ -408,6 +408,12 @@ test_every_control_kind_round_trips(void **state)
 			hdr.ctl.fpr = fpr;
 		}
 		hdr.ctl.from_seq = kinds[i] == BUNDLE_RESYNC ? 17 : 0;
+		/*
+		 * Only an ack carries its top (finding F6); the last ack
+		 * has none, as an older ferry writes it.
+		 */
+		hdr.ctl.has_top = i + 1 < FERRY_ARRAY_SIZE(kinds);
+		hdr.ctl.top = 43;
 		assert_int_equal(bundle_writer_new(&hdr, work, &w, &err), 0);
 		assert_int_equal(bundle_writer_add_blob(w, "/dev/null", NULL,
 		    &err), FERRY_ERR);
@@ -425,6 +431,8 @@ test_every_control_kind_round_trips(void **state)
 		assert_int_equal(b->m.seq, 0);
 		assert_int_equal(b->m.ack, 41);
 		assert_int_equal(b->m.nmembers, 0);
+		assert_int_equal(b->m.ctl.has_top, i == 0);
+		assert_int_equal(b->m.ctl.top, i == 0 ? 43 : 0);
 		if (kinds[i] == BUNDLE_RESYNC)
 			assert_int_equal(b->m.ctl.from_seq, 17);
 		if (kinds[i] == BUNDLE_KEY_UPDATE)
