@@ -1011,6 +1011,21 @@ store_in_count(struct store *s, int64_t conn, enum store_in_state state,
 }
 
 int
+store_in_top(struct store *s, int64_t conn, uint64_t *top,
+    struct ferry_err *err)
+{
+	int64_t v = 0;
+	int rc;
+
+	/* A quarantined row may name any seq: it proves nothing held. */
+	rc = query_int(s, &v, err, "SELECT coalesce(max(seq), 0) FROM "
+	    "incoming WHERE conn = ? AND state != ?", "ii", conn,
+	    (int64_t)STORE_IN_QUARANTINED);
+	*top = rc == 0 && v > 0 ? (uint64_t)v : 0;
+	return rc;
+}
+
+int
 store_in_forget_file(struct store *s, int64_t id, struct ferry_err *err)
 {
 	return run(s, err, "UPDATE incoming SET file = NULL WHERE id = ?",

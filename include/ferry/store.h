@@ -205,6 +205,12 @@ int store_in_set_state(struct store *s, int64_t id,
 /* How many records in state with seq > after. */
 int store_in_count(struct store *s, int64_t conn, enum store_in_state state,
     uint64_t after, int64_t *n, struct ferry_err *err);
+/*
+ * The highest seq of a live (held, received or applied) record, 0 if
+ * none: the top an ack control message carries (seq.h, seq_ack_msg()).
+ */
+int store_in_top(struct store *s, int64_t conn, uint64_t *top,
+    struct ferry_err *err);
 /* The file of record id is gone; the ledger row stays. */
 int store_in_forget_file(struct store *s, int64_t id, struct ferry_err *err);
 /* Records in state, in seq order; *v freed by store_in_free. */

@@ -352,10 +352,12 @@ test_store_incoming_accessors(void **state)
 	struct fx *f = *state;
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct seq_msg m1 = M(1, 1), m2 = M(2, 2), f2 = M(2, 9), q2 = M(2, 8);
+	struct seq_msg q7 = M(7, 7);
 	struct seq_hash known;
 	struct store_in r, *v;
 	bool have, seen, yes;
 	int64_t id1, id2, cnt;
+	uint64_t top;
 	size_t n;
 
 	assert_int_equal(store_in_add(f->s, f->conn, &m1, STORE_IN_RECEIVED,
@@ -414,6 +416,15 @@ test_store_incoming_accessors(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].reason, "bad chain");
 	store_in_free(v, n);
+	/* The top: the highest live seq; a quarantined one proves nothing. */
+	assert_int_equal(store_in_top(f->s, f->conn, &top, &err), 0);
+	assert_int_equal(top, 2);
+	assert_int_equal(store_in_add(f->s, f->conn, &q7,
+	    STORE_IN_QUARANTINED, "bad signature", "q7", 14, NULL, &err), 0);
+	assert_int_equal(store_in_top(f->s, f->conn, &top, &err), 0);
+	assert_int_equal(top, 2);
+	assert_int_equal(store_in_top(f->s, f->conn + 1, &top, &err), 0);
+	assert_int_equal(top, 0);
 	assert_int_equal(store_in_names(f->s, "in2", &yes, &err), 0);
 	assert_true(yes);
 	assert_int_equal(store_in_names(f->s, "in1", &yes, &err), 0);
