@@ -1092,6 +1092,9 @@ hook_verify(void *ctx, const char *path, bool control, struct seq_msg *m,
 		memcpy(m->prev.b, b->m.prev, SEQ_HASH_LEN);
 	m->ack = b->m.ack;
 	m->time = b->m.created_ms / 1000;
+	/* Absent (an older sender): 0 shows nothing (seq_on_top()). */
+	if (control && b->m.ctl.has_top)
+		m->top = b->m.ctl.top;
 	rc = 0;
 out:
 	bundle_free(b);
@@ -1116,6 +1119,8 @@ hook_make_ack(void *ctx, const struct seq_msg *m, const char *dir,
 	snprintf(hdr.from, sizeof(hdr.from), "%s", x->s->site_id);
 	snprintf(hdr.to, sizeof(hdr.to), "%s", x->sc.peer_site);
 	hdr.ack = m->ack;
+	hdr.ctl.has_top = true;
+	hdr.ctl.top = m->top;
 	if (x->ch != NULL && x->ch->st.in_recv > 0) {
 		hdr.has_peer_last = true;
 		memcpy(hdr.peer_last, x->ch->st.in_hash.b, SEQ_HASH_LEN);

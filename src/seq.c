@@ -11,6 +11,7 @@ seq_rules_default(struct seq_rules *r)
 	r->reack_duplicates = true;
 	r->gap_ack = true;
 	r->ack_behind = true;
+	r->ack_top = true;
 }
 
 void
@@ -88,6 +89,24 @@ seq_on_ack(struct seq_state *st, const struct seq_rules *r, uint64_t ack,
 	}
 	if (ack == st->out_acked && time > st->out_ack_time)
 		st->out_ack_time = time;
+	return SEQ_ACK_STALE;
+}
+
+enum seq_ack
+seq_on_top(struct seq_state *st, const struct seq_rules *r, uint64_t top)
+{
+	if (st->stop != SEQ_RUNNING || !r->ack_top)
+		return SEQ_ACK_STALE;
+	/*
+	 * The peer holds a bundle above anything we made.  Its ack shows
+	 * that only once every seq below it arrived; when some were lost,
+	 * the bundle waits behind a gap that nothing this site sends will
+	 * fill, and only the top tells (finding F6 of the model).
+	 */
+	if (top > st->out_sent) {
+		seq_stop(st, SEQ_STOP_RESTORE, top);
+		return SEQ_ACK_TOP_AHEAD;
+	}
 	return SEQ_ACK_STALE;
 }
 
@@ -173,12 +192,16 @@ seq_ack_sent(struct seq_state *st, int64_t now)
 }
 
 void
-seq_ack_msg(const struct seq_state *st, int64_t now, struct seq_msg *m)
+seq_ack_msg(const struct seq_state *st, const struct seq_rules *r,
+    uint64_t held_top, int64_t now, struct seq_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->bundle = false;
 	m->ack = st->in_recv;
 	m->time = now;
+	/* Every seq up to in_recv is held: the top is never below it. */
+	m->top = r->ack_top && held_top > st->in_recv ? held_top :
+	    st->in_recv;
 }
 
 bool

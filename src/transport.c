@@ -175,10 +175,24 @@ take_ack(struct channel *c, struct seq_state *st, const struct seq_msg *m,
 		return stop_conn(c, st, "the peer acknowledges less than it "
 		    "did in an older message (the peer was restored from a "
 		    "backup?)", err);
+	case SEQ_ACK_TOP_AHEAD:
 	case SEQ_ACK_STALE:
 		break;
 	}
 	return 0;
+}
+
+/* The top of a verified ack control message, after its ack. */
+static int
+take_top(struct channel *c, struct seq_state *st, const struct seq_msg *m,
+    struct channel_stats *s, struct ferry_err *err)
+{
+	if (seq_on_top(st, &c->rules, m->top) != SEQ_ACK_TOP_AHEAD)
+		return 0;
+	s->stopped = true;
+	return stop_conn(c, st, "the peer holds a bundle above any this "
+	    "site has a record of sending (this site was restored from a "
+	    "backup?)", err);
 }
 
 /* What the store holds around m->seq. */
@@ -375,6 +389,7 @@ receive_one(struct channel *c, const struct transport_file *f, int64_t now,
 		if ((rc = store_begin(c->store, err)) < 0)
 			goto out;
 		if ((rc = take_ack(c, &st, &m, now, s, err)) < 0 ||
+		    (rc = take_top(c, &st, &m, s, err)) < 0 ||
 		    (rc = store_chan_save(c->store, c->conn, &st, err)) < 0 ||
 		    (rc = store_chan_ctl_set(c->store, c->conn, f->name,
 		    err)) < 0) {
@@ -502,12 +517,14 @@ send_ack(struct channel *c, int64_t now, struct channel_stats *s,
 	struct seq_state st = c->st;
 	struct seq_msg m;
 	struct stat sb;
+	uint64_t top;
 	int rc;
 
 	if ((rc = transport_name_control(c->t->conn, c->t->self, c->t->peer,
-	    "ack", now, name, err)) < 0)
+	    "ack", now, name, err)) < 0 ||
+	    (rc = store_in_top(c->store, c->conn, &top, err)) < 0)
 		return rc;
-	seq_ack_msg(&st, now, &m);
+	seq_ack_msg(&st, &c->rules, top, now, &m);
 	path = file_join(c->outdir, name);
 	if ((rc = c->hooks.make_ack(c->hooks.ctx, &m, c->outdir, name,
 	    err)) < 0)

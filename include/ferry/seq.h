@@ -23,7 +23,9 @@
  * message carrying a lower ack than an older one did, means a side was
  * restored from backup: the connection stops, as it does on a fork (the
  * same seq with another hash, or a bundle that does not chain to its
- * neighbours).
+ * neighbours).  An ack control message also carries its sender's top, the
+ * highest seq it holds from us: one above anything we made means we were
+ * restored after sending it (finding F6 of the model).
  */
 #ifndef FERRY_SEQ_H
 #define FERRY_SEQ_H
@@ -42,7 +44,8 @@ struct seq_hash {
 enum seq_stop {
 	SEQ_RUNNING = 0,
 	SEQ_STOP_FORK = 1,	/* same seq, another hash; or a broken chain */
-	SEQ_STOP_RESTORE = 2,	/* an ack ahead of what we sent, or behind */
+	SEQ_STOP_RESTORE = 2,	/* an ack or top ahead of what we sent, or
+				   an ack behind */
 };
 
 #define SEQ_NEVER	INT64_MIN	/* a time that has not happened */
@@ -55,6 +58,9 @@ struct seq_rules {
 	bool	 gap_ack;		/* a site holding a gap repeats its
 					   ack once per interval */
 	bool	 ack_behind;		/* a newer lower ack is a restore */
+	bool	 ack_top;		/* control acks carry the highest
+					   seq held; one above anything
+					   sent is a restore */
 };
 
 void seq_rules_default(struct seq_rules *r);
@@ -84,6 +90,10 @@ struct seq_msg {
 	struct seq_hash	 prev;		/* bundle only: previous one's hash */
 	uint64_t	 ack;		/* the sender's received ack */
 	int64_t		 time;		/* when the sender made it */
+	uint64_t	 top;		/* control only: the highest seq the
+					   sender holds from us (received or
+					   held), or ack if none; 0 if the
+					   message does not say */
 };
 
 /*
@@ -116,6 +126,8 @@ enum seq_ack {
 	SEQ_ACK_ADVANCED,	/* out_acked moved forward */
 	SEQ_ACK_AHEAD,		/* above anything sent: stopped */
 	SEQ_ACK_BEHIND,		/* newer and lower: stopped */
+	SEQ_ACK_TOP_AHEAD,	/* seq_on_top(): the peer holds a seq
+				   above anything sent: stopped */
 };
 
 /* A fresh connection: nothing sent, nothing received. */
@@ -146,6 +158,16 @@ bool seq_out_due(const struct seq_state *st, const struct seq_rules *r,
 enum seq_ack seq_on_ack(struct seq_state *st, const struct seq_rules *r,
     uint64_t ack, int64_t time);
 
+/*
+ * The top of an ack control message, after seq_on_ack() took its ack: with
+ * ack_top, a top above anything this site made means the peer holds a
+ * bundle this site has no record of making: this site was restored from a
+ * backup taken after the peer received it (stopped, SEQ_ACK_TOP_AHEAD).
+ * Else SEQ_ACK_STALE: nothing changes.
+ */
+enum seq_ack seq_on_top(struct seq_state *st, const struct seq_rules *r,
+    uint64_t top);
+
 /* The verdict on bundle m, given what the store holds around it. */
 enum seq_verdict seq_in_bundle(struct seq_state *st,
     const struct seq_rules *r, const struct seq_msg *m,
@@ -167,8 +189,15 @@ bool seq_ack_due(const struct seq_state *st, const struct seq_rules *r,
     int64_t now, bool gap);
 /* An ack control message carrying st->in_recv went out at now. */
 void seq_ack_sent(struct seq_state *st, int64_t now);
-/* The control message this site sends now. */
-void seq_ack_msg(const struct seq_state *st, int64_t now, struct seq_msg *m);
+/*
+ * The control message this site sends now.  held_top is the highest seq
+ * of a live (not quarantined) record in the ledger, 0 if none; with
+ * ack_top it is the message's top (st->in_recv when nothing is held),
+ * else the top is st->in_recv, which tells the peer nothing its ack
+ * does not.
+ */
+void seq_ack_msg(const struct seq_state *st, const struct seq_rules *r,
+    uint64_t held_top, int64_t now, struct seq_msg *m);
 
 /* Is a file acked/applied at done, retention ago, to be pruned? */
 bool seq_prune_due(int64_t done, int64_t now, int64_t retention);

@@ -146,11 +146,15 @@ struct channel_hooks {
 	 * message) and say what the sequencing layer needs: m->hash always
 	 * (even for a rejected bundle: the hash of its bytes), the rest
 	 * (seq, prev, ack, and time: the manifest's creation time) for an
-	 * accepted one.  FERRY_EREJECT (quarantine, message says why).
+	 * accepted one, and for a control message its top (0 if it names
+	 * none).  FERRY_EREJECT (quarantine, message says why).
 	 */
 	int	(*verify)(void *ctx, const char *path, bool control,
 		    struct seq_msg *m, struct ferry_err *err);
-	/* Write an ack control message carrying m to dir/name durably. */
+	/*
+	 * Write an ack control message carrying m (its ack, time and top)
+	 * to dir/name durably.
+	 */
 	int	(*make_ack)(void *ctx, const struct seq_msg *m, const char *dir,
 		    const char *name, struct ferry_err *err);
 };

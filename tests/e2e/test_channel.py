@@ -238,6 +238,26 @@ def test_restored_receiver_is_detected_by_its_peer(pair, tmp_path):
     assert "restored from a backup" in da["reason"]
 
 
+def test_restored_idle_sender_is_detected_by_the_top_of_the_peers_ack(
+        pair, tmp_path):
+    # Finding F6: a is restored to before it made 1..3; only 3 reached b.
+    pair.backup("a", str(tmp_path / "backup"))
+    pair.run("a", make=3)
+    for n in (1, 2):
+        os.unlink(os.path.join(pair.spool, "ferry_c1_sa_sb_%012d.fbz" % n))
+    pair.restore("a", str(tmp_path / "backup"))
+    # b holds 3 behind a gap; its gap ack names 3 as the top it holds.
+    _, out, _ = pair.run("b")
+    assert out["held"] == 1 and out["applied"] == 0
+    rc, out, err = pair.run("a", check=False)
+    assert rc == 65, err
+    da = pair.dump("a")
+    assert da["stop"] == "restore"
+    assert "holds a bundle above any" in da["reason"]
+    assert "restored from a backup" in da["reason"]
+    assert pair.dump("b")["stop"] == "running"
+
+
 def test_second_run_is_refused_naming_the_holder(pair):
     lock = os.path.join(pair.a, "ferry.lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT)

@@ -18,8 +18,8 @@ SEQDRIVE = os.path.join(TOOLS, "seqdrive")
 SEEDS = int(os.environ.get("FERRY_SEQ_MODEL_SEEDS", "1500"))
 STEPS = 60
 
-# Rule variants: the defaults, other timings, and each switch off (the
-# model keeps them to reproduce DESIGN.md as written).
+# Rule variants: the defaults (ack-top on: finding F6), other timings, and
+# each switch off (the model keeps them to reproduce DESIGN.md as written).
 VARIANTS = [
     [],
     ["option resend-after 3", "option ack-interval 0"],
@@ -27,6 +27,7 @@ VARIANTS = [
     ["option reack-duplicates 0"],
     ["option gap-ack 0"],
     ["option ack-behind 0"],
+    ["option ack-top 0"],
 ]
 
 

@@ -41,7 +41,7 @@ class Rules:
         self.reack_duplicates = True  # finding F1: a duplicate makes the ack owed again
         self.gap_ack = True           # finding F2: a site holding a gap repeats its ack
         self.ack_behind = True        # finding F2: a newer message with a lower ack = restore
-        self.ack_top = False          # finding F6 (proposed): a control ack names the highest seq held
+        self.ack_top = True           # finding F6: a control ack names the highest seq held
         # full-model switches (ignored here)
         self.stamp_merge = True       # finding F3: concurrent updates compared by stamps
         self.read_back = True         # snapshot stores what Jira stored

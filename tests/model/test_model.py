@@ -100,8 +100,8 @@ def _one_restore(args):
 
 
 def test_random_sequencing_scenarios_hold_every_property():
-    # every finding's rule on, F6 too (off by default only until seq.c has it)
-    work = [(s, STEPS, ["ack_top=1"], True) for s in range(N)]
+    # every finding's rule on (the defaults, F6 included)
+    work = [(s, STEPS, None, True) for s in range(N)]
     res = _pool_map(runner.one, work)
     fails = [r for r in res if r[3]]
     assert not fails, "seed %d: %s" % (fails[0][0], fails[0][3][0])
@@ -487,9 +487,9 @@ F6 = ("backup-state A empty\nexport A\nexport A\nexport A\ndrop A->B\ndrop A->B\
 
 
 def test_finding_f6_a_bundle_above_anything_the_restored_sender_sent_needs_the_held_top():
-    v, w = _seq_verdict(F6, sq.Rules())
+    v, w = _seq_verdict(F6, sq.Rules(ack_top=False))
     assert "sites did not fall silent" in v and not any(e.stopped for e in w.eps.values())
-    v, w = _seq_verdict(F6, sq.Rules(ack_top=True))
+    v, w = _seq_verdict(F6, sq.Rules())
     assert v == [] and w.eps["A"].stopped == "restore"
     assert "A held 3 ahead-of-sent restore-detected" in w.trace
 

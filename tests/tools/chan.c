@@ -118,7 +118,7 @@ verify(void *ctx, const char *path, bool control, struct seq_msg *m,
 {
 	struct site *s = ctx;
 	struct buf b = BUF_INIT(BUNDLE_FILE_MAX);
-	char *conn = NULL, *from = NULL, *to = NULL, *prev = NULL, *bad;
+	char *conn = NULL, *from = NULL, *to = NULL, *prev = NULL, *bad, *top;
 	bool ok = true;
 	int rc;
 
@@ -148,6 +148,11 @@ verify(void *ctx, const char *path, bool control, struct seq_msg *m,
 	m->bundle = !control;
 	m->ack = header_u64(b.data + 6, "ack", &ok);
 	m->time = (int64_t)header_u64(b.data + 6, "made", &ok);
+	/* Optional, as in a manifest: an older sender names no top. */
+	if (control && (top = header(b.data + 6, "top")) != NULL) {
+		free(top);
+		m->top = header_u64(b.data + 6, "top", &ok);
+	}
 	if (!control) {
 		m->seq = header_u64(b.data + 6, "seq", &ok);
 		prev = header(b.data + 6, "prev");
@@ -177,8 +182,8 @@ make_ack(void *ctx, const struct seq_msg *m, const char *dir,
 	int rc;
 
 	buf_addf(&b, "CHAN1\nkind=ack\nconn=%s\nfrom=%s\nto=%s\nack=%" PRIu64
-	    "\nmade=%" PRId64 "\n\n", s->conn_id, s->site_id, s->peer, m->ack,
-	    m->time);
+	    "\nmade=%" PRId64 "\ntop=%" PRIu64 "\n\n", s->conn_id, s->site_id,
+	    s->peer, m->ack, m->time, m->top);
 	rc = file_write_atomic(dir, name, b.data, b.len, 0600, err);
 	buf_release(&b);
 	return rc;

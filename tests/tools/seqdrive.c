@@ -28,6 +28,7 @@ struct msg {
 	struct seq_hash	 hash, prev;
 	uint64_t	 ack;
 	int64_t		 time;
+	uint64_t	 top;		/* control acks */
 };
 
 struct endpoint {
@@ -148,9 +149,22 @@ take_ack(struct world *w, int site, uint64_t ack, int64_t time)
 		line(w, "%c ack %" PRIu64 " behind restore-detected",
 		    SITE[site], ack);
 		break;
+	case SEQ_ACK_TOP_AHEAD:
 	case SEQ_ACK_STALE:
 		break;
 	}
+}
+
+/* A control ack: its ack, then its top (seqmodel.receive()). */
+static void
+take_ctl(struct world *w, int site, const struct msg *m)
+{
+	struct endpoint *ep = w->ep[site];
+
+	take_ack(w, site, m->ack, m->time);
+	if (seq_on_top(&ep->st, &w->r, m->top) == SEQ_ACK_TOP_AHEAD)
+		line(w, "%c held %" PRIu64 " ahead-of-sent restore-detected",
+		    SITE[site], m->top);
 }
 
 static void
@@ -165,7 +179,7 @@ receive(struct world *w, int site, const struct msg *m)
 	if (ep->st.stop != SEQ_RUNNING)
 		return;
 	if (!m->bundle) {
-		take_ack(w, site, m->ack, m->time);
+		take_ctl(w, site, m);
 		return;
 	}
 	if (n > MAXSEQ) {
@@ -248,15 +262,22 @@ do_import(struct world *w, int site, long limit)
 	}
 }
 
-static bool
-has_gap(const struct endpoint *ep)
+/* The highest seq held, 0 if none (the store's store_in_top()). */
+static uint64_t
+held_top(const struct endpoint *ep)
 {
 	uint64_t n;
 
-	for (n = ep->st.in_recv + 1; n <= MAXSEQ; n++)
+	for (n = MAXSEQ; n > 0; n--)
 		if (ep->held[n].have)
-			return true;
-	return false;
+			return n;
+	return 0;
+}
+
+static bool
+has_gap(const struct endpoint *ep)
+{
+	return held_top(ep) > ep->st.in_recv;
 }
 
 static void
@@ -300,13 +321,14 @@ do_export(struct world *w, int site, const char *body)
 	if (seq_ack_due(&ep->st, &w->r, w->now, has_gap(ep))) {
 		struct seq_msg sm;
 
-		seq_ack_msg(&ep->st, w->now, &sm);
+		seq_ack_msg(&ep->st, &w->r, held_top(ep), w->now, &sm);
 		memset(&c, 0, sizeof(c));
 		c.bundle = false;
 		c.src = site;
 		c.dst = 1 - site;
 		c.ack = sm.ack;
 		c.time = sm.time;
+		c.top = sm.top;
 		line(w, "%c send ctl-ack %" PRIu64, SITE[site], c.ack);
 		chan_send(w, &c);
 		seq_ack_sent(&ep->st, w->now);
@@ -376,6 +398,8 @@ set_option(struct world *w, const char *k, const char *v)
 	} else if (strcmp(k, "ack-behind") == 0 ||
 	    strcmp(k, "ack_behind") == 0) {
 		w->r.ack_behind = on;
+	} else if (strcmp(k, "ack-top") == 0 || strcmp(k, "ack_top") == 0) {
+		w->r.ack_top = on;
 	}
 	/* The full model's switches mean nothing to sequencing. */
 }

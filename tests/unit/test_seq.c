@@ -287,6 +287,91 @@ test_seq_newer_lower_ack_is_a_restore(void **state)
 	assert_int_equal(st.stop, SEQ_STOP_RESTORE);
 }
 
+/*
+ * Finding F6 of the model: A is restored to before it made 1..3, of which
+ * only 3 reached B.  B holds 3 behind a gap; A's state shows nothing
+ * wrong.  The top of B's gap ack tells A that B holds a seq A never made.
+ */
+static void
+f6_run(const struct seq_rules *r, struct seq_state *a, struct seq_state *b)
+{
+	struct seq_state backup;
+	struct led l = { { false }, { { 0 } } };
+	struct seq_msg m3 = B(3, 3, 2, 0), ctl;
+	struct seq_hash h;
+	int i;
+
+	seq_init(a);
+	seq_init(b);
+	backup = *a;
+	for (i = 1; i <= 3; i++) {
+		h = H(i);
+		seq_out_made(a, (uint64_t)i, &h, i);
+	}
+	*a = backup;
+	assert_int_equal(in(b, r, &l, &m3), SEQ_HOLD);
+	assert_int_equal(seq_on_ack(b, r, m3.ack, m3.time), SEQ_ACK_STALE);
+	assert_true(seq_ack_due(b, r, 10, true));
+	seq_ack_msg(b, r, 3, 10, &ctl);
+	seq_ack_sent(b, 10);
+	assert_int_equal(ctl.ack, 0);
+	assert_int_equal(ctl.top, r->ack_top ? 3 : 0);
+	assert_int_equal(seq_on_ack(a, r, ctl.ack, ctl.time), SEQ_ACK_STALE);
+	seq_on_top(a, r, ctl.top);
+}
+
+static void
+test_seq_held_top_above_sent_is_a_restore(void **state)
+{
+	struct seq_rules r = R;
+	struct seq_state a, b;
+
+	(void)state;
+	f6_run(&r, &a, &b);
+	assert_int_equal(a.stop, SEQ_STOP_RESTORE);
+	assert_int_equal(a.stop_seq, 3);
+	assert_int_equal(b.stop, SEQ_RUNNING);
+	/* Stopped: a later top changes nothing. */
+	assert_int_equal(seq_on_top(&a, &r, 9), SEQ_ACK_STALE);
+	assert_int_equal(a.stop_seq, 3);
+}
+
+static void
+test_seq_held_top_goes_unnoticed_without_the_rule(void **state)
+{
+	struct seq_rules r = R;
+	struct seq_state a, b;
+
+	(void)state;
+	r.ack_top = false;
+	f6_run(&r, &a, &b);
+	assert_int_equal(a.stop, SEQ_RUNNING);
+	assert_int_equal(b.stop, SEQ_RUNNING);
+	/* Even a top that says so is not read. */
+	assert_int_equal(seq_on_top(&a, &r, 3), SEQ_ACK_STALE);
+	assert_int_equal(a.stop, SEQ_RUNNING);
+	/* B asks for 1 at every interval, for ever. */
+	assert_true(seq_ack_due(&b, &r, 10 + r.ack_interval, true));
+}
+
+static void
+test_seq_held_top_within_sent_is_nothing(void **state)
+{
+	struct seq_state st;
+	struct seq_hash h = H(1);
+	int i;
+
+	(void)state;
+	seq_init(&st);
+	for (i = 1; i <= 3; i++)
+		seq_out_made(&st, (uint64_t)i, &h, 0);
+	assert_int_equal(seq_on_ack(&st, &R, 1, 5), SEQ_ACK_ADVANCED);
+	/* 2 was lost, 3 is held behind the gap: all ours. */
+	assert_int_equal(seq_on_top(&st, &R, 3), SEQ_ACK_STALE);
+	assert_int_equal(seq_on_top(&st, &R, 0), SEQ_ACK_STALE);
+	assert_int_equal(st.stop, SEQ_RUNNING);
+}
+
 static void
 test_seq_resend_after_the_configured_time(void **state)
 {
@@ -322,9 +407,10 @@ test_seq_ack_rides_on_bundles_and_idle_falls_silent(void **state)
 	in(&st, &R, &l, &m2);
 	assert_true(seq_ack_due(&st, &R, 1, false));
 	seq_ack_sent(&st, 1);
-	seq_ack_msg(&st, 1, &out);
+	seq_ack_msg(&st, &R, 2, 1, &out);
 	assert_false(out.bundle);
 	assert_int_equal(out.ack, 2);
+	assert_int_equal(out.top, 2);
 	assert_int_equal(out.time, 1);
 	/* Nothing new: silent for ever. */
 	assert_false(seq_ack_due(&st, &R, 1000000, false));
@@ -389,6 +475,10 @@ main(void)
 		cmocka_unit_test(test_seq_acks_only_move_forward),
 		cmocka_unit_test(test_seq_ack_above_sent_is_a_restore),
 		cmocka_unit_test(test_seq_newer_lower_ack_is_a_restore),
+		cmocka_unit_test(test_seq_held_top_above_sent_is_a_restore),
+		cmocka_unit_test(
+		    test_seq_held_top_goes_unnoticed_without_the_rule),
+		cmocka_unit_test(test_seq_held_top_within_sent_is_nothing),
 		cmocka_unit_test(test_seq_resend_after_the_configured_time),
 		cmocka_unit_test(
 		    test_seq_ack_rides_on_bundles_and_idle_falls_silent),

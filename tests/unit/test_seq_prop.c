@@ -160,6 +160,18 @@ has_gap(const struct site *x)
 	return false;
 }
 
+/* The highest seq held or received, 0 if none (store_in_top()). */
+static uint64_t
+held_top(const struct site *x)
+{
+	uint64_t n;
+
+	for (n = MAXB; n > 0; n--)
+		if (x->in[n].state != IN_NONE)
+			return n;
+	return 0;
+}
+
 /* One run of site i: receive what arrived, apply, make, send. */
 static void
 run(struct world *w, int i, bool make)
@@ -176,10 +188,12 @@ run(struct world *w, int i, bool make)
 		}
 		m = w->fl[k].m;
 		w->fl[k] = w->fl[--w->nfl];
-		if (m.bundle)
+		if (m.bundle) {
 			receive_bundle(x, &m);
-		else
+		} else {
 			seq_on_ack(&x->st, &R, m.ack, m.time);
+			seq_on_top(&x->st, &R, m.top);
+		}
 	}
 	while (x->st.stop == SEQ_RUNNING &&
 	    x->st.in_applied < x->st.in_recv) {
@@ -220,7 +234,7 @@ run(struct world *w, int i, bool make)
 		x->out[n].last = w->now;
 	}
 	if (seq_ack_due(&x->st, &R, w->now, has_gap(x))) {
-		seq_ack_msg(&x->st, w->now, &m);
+		seq_ack_msg(&x->st, &R, held_top(x), w->now, &m);
 		chan_send(w, 1 - i, &m);
 		seq_ack_sent(&x->st, w->now);
 	}
