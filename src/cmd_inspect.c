@@ -116,6 +116,9 @@ manifest_json(const struct bundle *b)
 		if (m->kind == BUNDLE_RESYNC)
 			json_object_set_new(c, "from_seq", json_integer(
 			    (json_int_t)m->ctl.from_seq));
+		if (m->ctl.has_top)
+			json_object_set_new(c, "top", json_integer(
+			    (json_int_t)m->ctl.top));
 		json_object_set_new(o, "control", c);
 	}
 	return o;
@@ -175,6 +178,8 @@ print_text(const struct bundle *b, const char *path, const uint64_t *counts,
 	    "jira time:  %" PRId64 "\ncreated:    %" PRId64 "\n",
 	    m->has_peer_last ? h : "-", m->ack, m->jira_time_ms,
 	    m->created_ms);
+	if (m->ctl.has_top)
+		printf("top:        %" PRIu64 "\n", m->ctl.top);
 	printf("members:    %zu\n", m->nmembers);
 	for (i = 0; i < m->nmembers; i++) {
 		printf("  %-78s %12" PRIu64, m->members[i].name,

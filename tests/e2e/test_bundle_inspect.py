@@ -160,6 +160,35 @@ def test_inspect_verifies_a_bundle_made_with_standard_tools(sites, tmp_path):
     assert "issue.update         3" in text.stdout
 
 
+def test_inspect_shows_an_acks_top(sites, tmp_path):
+    alpha, beta, _ = sites
+    manifest = {
+        "format": 1, "reads": [1], "kind": "ack", "conn": "demo",
+        "from": "alpha", "to": "beta", "seq": 0, "prev": None,
+        "peer_last": None, "ack": 4, "jira_time": 1700000000000,
+        "created": int(time.time() * 1000), "ops": 0, "members": [],
+        "control": {"top": 7},
+    }
+    raw = io.BytesIO()
+    data = msgpack.packb(manifest, use_bin_type=True)
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo("manifest.msgpack")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    (tmp_path / "ack.tar").write_bytes(raw.getvalue())
+    subprocess.run(["zstd", "-q", "-f", "-o", str(tmp_path / "ack.tar.zst"),
+                    str(tmp_path / "ack.tar")], check=True)
+    path = seal(alpha, beta, tmp_path / "ack.tar.zst", tmp_path /
+                "ferry_demo_alpha_beta_c20261125T102000abcd_ack.fbz")
+    r = beta.inspect(path, "--json", "--peer-key", str(alpha.pubkey))
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)["manifest"]
+    assert (m["kind"], m["ack"], m["control"]["top"]) == ("ack", 4, 7)
+    text = beta.inspect(path, "--peer-key", str(alpha.pubkey))
+    assert text.returncode == 0, text.stderr
+    assert "top:        7" in text.stdout
+
+
 def test_inspect_a_bundle_this_site_sent(sites, tmp_path):
     alpha, beta, _ = sites
     path = seal(alpha, beta, plain_bundle(tmp_path),
