@@ -247,11 +247,16 @@ pair_duration(int64_t secs, char *out, size_t len)
 {
 	int64_t a = secs < 0 ? -secs : secs;
 
-	/* Round to the smallest unit shown: a clock is off "2 h 0 min". */
+	/*
+	 * "About": the difference is measured against a time taken earlier
+	 * (a key made, a hello signed), so seconds and even a minute or two
+	 * of it are the run's own delay.  Hours show to 5 minutes, days to
+	 * the hour.
+	 */
 	if (a >= 86400)
 		a = (a + 1800) / 3600 * 3600;
 	else if (a >= 3600)
-		a = (a + 30) / 60 * 60;
+		a = (a + 150) / 300 * 300;
 	if (a < 60)
 		snprintf(out, len, "%" PRId64 " s", a);
 	else if (a < 3600)

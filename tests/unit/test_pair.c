@@ -157,10 +157,15 @@ test_duration_reads_as_a_person_says_it(void **state)
 	assert_string_equal(s, "2 min 5 s");
 	pair_duration(7200, s, sizeof(s));
 	assert_string_equal(s, "2 h 0 min");
+	/* A slow run must not turn two hours into "1 h 59 min". */
 	pair_duration(7200 - 29, s, sizeof(s));
 	assert_string_equal(s, "2 h 0 min");
-	pair_duration(7200 - 31, s, sizeof(s));
-	assert_string_equal(s, "1 h 59 min");
+	pair_duration(7200 - 149, s, sizeof(s));
+	assert_string_equal(s, "2 h 0 min");
+	pair_duration(7200 + 149, s, sizeof(s));
+	assert_string_equal(s, "2 h 0 min");
+	pair_duration(7200 - 151, s, sizeof(s));
+	assert_string_equal(s, "1 h 55 min");
 	pair_duration(86400 + 3 * 3600 + 59, s, sizeof(s));
 	assert_string_equal(s, "1 day 3 h");
 	pair_duration(3 * 86400, s, sizeof(s));
