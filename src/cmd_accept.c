@@ -33,16 +33,6 @@ FERRY_COMMAND(accept, "pair with another site: accept its invitation code");
 	"history; type it when asked, give it on standard input, or use " \
 	"--code-file FILE"
 
-static void
-print_json(json_t *o)
-{
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	printf("%s\n", text);
-	free(text);
-	json_decref(o);
-}
-
 /* The code from a file, the terminal or standard input. */
 static int
 read_code(const char *path, char *code, struct ferry_err *err)
@@ -126,7 +116,7 @@ accept_key(struct site *s, const struct config_conn *cc, const char *keyfile,
 	    &acc, err)) < 0)
 		goto out;
 	if (json)
-		print_json(json_pack("{s:s, s:s, s:s, s:s, s:s}", "connection",
+		cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s}", "connection",
 		    cc->name, "connection_id", acc.conn_id, "peer_site",
 		    acc.peer_site, "peer_fingerprint", acc.peer_fpr, "state",
 		    "paired"));
@@ -255,7 +245,7 @@ cmd_accept(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	    err)) < 0)
 		goto out;
 	if (json) {
-		print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s?}",
+		cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s?}",
 		    "connection", cc->name, "connection_id", acc.conn_id,
 		    "peer_site", acc.peer_site, "expected_fingerprint_prefix",
 		    acc.peer_fpr, "hello", acc.hello, "hello_sent", acc.sent,

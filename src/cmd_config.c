@@ -73,7 +73,6 @@ show_json(const struct config *cfg)
 	const struct config_conn *c;
 	json_t *root, *conns;
 	size_t i;
-	char *text;
 
 	conns = json_array();
 	for (i = 0; i < cfg->nconns; i++) {
@@ -108,11 +107,7 @@ show_json(const struct config *cfg)
 	    "proxy", opt_string(cfg->jira.proxy),
 	    "timeout_s", (json_int_t)cfg->jira.timeout_s,
 	    "connections", conns);
-	assert(root != NULL);
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	printf("%s\n", text);
-	free(text);
-	json_decref(root);
+	cli_print_json(root);
 }
 
 int

@@ -54,20 +54,6 @@ state_dir(const char *dir, struct ferry_err *err)
 	return 0;
 }
 
-static void
-print_date(char *out, size_t len, int64_t t)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (t == 0) {
-		snprintf(out, len, "never");
-		return;
-	}
-	gmtime_r(&tt, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int
 cmd_init(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 {
@@ -131,20 +117,16 @@ cmd_init(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	if ((rc = site_open(ctx->config_path, &site, err)) < 0)
 		goto out;
 	site_close(site);
-	print_date(created, sizeof(created), ki.created);
-	print_date(expires, sizeof(expires), ki.expires);
+	cli_utc_time(ki.created, created, sizeof(created));
+	cli_utc_time(ki.expires, expires, sizeof(expires));
 	if (json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
 		    "s:b}", "site", cfg->site.name, "state_dir",
 		    cfg->site.state_dir, "fingerprint", fpr, "algorithm",
 		    ki.algo, "created", created, "expires", expires,
 		    "public_key_file", pubpath, "key_created", made);
-		char *text = json_dumps(o, JSON_INDENT(2) |
-		    JSON_PRESERVE_ORDER);
 
-		printf("%s\n", text);
-		free(text);
-		json_decref(o);
+		cli_print_json(o);
 	} else {
 		printf("%s site key for '%s' in %s\n"
 		    "fingerprint: %s\nalgorithm:   %s\nexpires:     %s\n"

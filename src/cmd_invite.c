@@ -26,26 +26,6 @@ FERRY_COMMAND(invite, "pair with another site: print a one-time "
 #define USAGE	"usage: ferry [-c CONFIG] invite --connection NAME " \
 		"[--export-key FILE] [--json]"
 
-static void
-fmt_time(int64_t t, char *out, size_t len)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
-print_json(json_t *o)
-{
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	printf("%s\n", text);
-	free(text);
-	json_decref(o);
-}
-
 /* Write this site's public key, armored, to path. */
 static int
 export_key(struct site *s, const char *path, bool json,
@@ -60,7 +40,7 @@ export_key(struct site *s, const char *path, bool json,
 	    pub.len, 0644, err)) < 0)
 		goto out;
 	if (json)
-		print_json(json_pack("{s:s, s:s, s:s}", "public_key_file",
+		cli_print_json(json_pack("{s:s, s:s, s:s}", "public_key_file",
 		    path, "fingerprint", s->fpr, "site_id", s->site_id));
 	else
 		printf("wrote the public key of site '%s' to %s\n"
@@ -125,10 +105,10 @@ cmd_invite(int argc, char **argv, struct ferry_ctx *ctx, struct ferry_err *err)
 	}
 	if ((rc = pair_invite(s, cc, (int64_t)time(NULL), &inv, err)) < 0)
 		goto out;
-	fmt_time(inv.created, created, sizeof(created));
-	fmt_time(inv.expires, expires, sizeof(expires));
+	cli_utc_time(inv.created, created, sizeof(created));
+	cli_utc_time(inv.expires, expires, sizeof(expires));
 	if (json) {
-		print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+		cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
 		    "s:b}", "connection", cc->name, "connection_id",
 		    inv.conn_id, "code", inv.code, "created", created,
 		    "expires", expires, "fingerprint", s->fpr, "site_id",

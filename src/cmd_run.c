@@ -72,7 +72,6 @@ static void
 print_json(const struct pair_report *r, size_t n)
 {
 	json_t *a = json_array(), *o;
-	char *text;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -97,10 +96,7 @@ print_json(const struct pair_report *r, size_t n)
 		json_array_append_new(a, o);
 	}
 	o = json_pack("{s:s, s:o}", "note", NOTE, "connections", a);
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	printf("%s\n", text);
-	free(text);
-	json_decref(o);
+	cli_print_json(o);
 }
 
 int

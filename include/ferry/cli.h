@@ -16,6 +16,8 @@
 #define FERRY_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct ferry_err;
 
@@ -27,6 +29,17 @@ struct ferry_ctx {
 };
 
 #define FERRY_DEFAULT_CONFIG "/etc/ferry/ferry.conf"
+
+struct json_t;
+
+/*
+ * Print o on stdout as indented JSON, keys in insertion order, and drop
+ * the reference: the one way every command's --json output is written.
+ */
+void cli_print_json(struct json_t *o);
+
+/* t (Unix seconds) as "2026-11-25T10:20:00Z" in UTC; 0 is "never". */
+void cli_utc_time(int64_t t, char *out, size_t len);
 
 typedef int ferry_cmd_fn(int argc, char **argv, struct ferry_ctx *ctx,
     struct ferry_err *err);
