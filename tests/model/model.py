@@ -1115,24 +1115,8 @@ class World:
         until nothing moves.  Returns messages sent, or None if they never fell silent."""
         for s in ("A", "B"):
             self.refused[s].clear()
-        start = self.chan.sent_count
-        wait = max(self.rules.resend_after, self.rules.ack_interval)
-        quiet = 0
-        for _ in range(max_rounds):
-            before = self.chan.sent_count
-            for s in ("A", "B"):
-                self.step(Event("run", s))
-                for lk in ("A->B", "B->A"):
-                    while self.chan.flight[lk]:
-                        self.step(Event("deliver", lk, None))
-            self.step(Event("tick", wait))
-            if self.chan.sent_count == before and not self.chan.in_flight():
-                quiet += 1
-                if quiet >= 2:
-                    return self.chan.sent_count - start
-            else:
-                quiet = 0
-        return None
+        # The same loop as the sequencing layer's: run, deliver, wait.
+        return sq.settle(self, max_rounds)
 
 
 # ---------------------------------------------------------------- properties
